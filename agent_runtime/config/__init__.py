@@ -1,0 +1,1 @@
+"""The assistant and call config: models, loading, templating and the resolved ``CallSpec``."""

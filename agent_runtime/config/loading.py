@@ -1,0 +1,107 @@
+"""Load a call config from a JSON document or a file.
+
+Accepted documents: a call object, ``{"call": {...}}`` as the API returns it, an assistant
+object, or ``{"assistant": {...}}``. An assistant alone becomes a local outbound call with no
+phone numbers (for ``check-config`` and the console). Every failure is a ``ConfigError`` listing
+each problem with its JSON path; secrets and input values are never echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ConfigError, Problem
+from .base import problems_from
+from .call import CallConfig
+from .llm import LLM_MODEL_TYPES
+from .spec import CallSpec, build_call_spec
+
+
+def parse_json(text: str | bytes, *, source: str) -> Any:
+    """Decode JSON, or raise a ``ConfigError`` that says where the syntax breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        problem = Problem("$", f"is not valid JSON: {err.msg} (line {err.lineno}, col {err.colno})")
+        raise ConfigError([problem], source=source) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem("$", "is not UTF-8 text")], source=source) from None
+
+
+@dataclass(frozen=True)
+class _Located:
+    """Where the call object is in a document, or where the lone assistant is."""
+
+    obj: dict[str, Any]
+    path: str
+    is_assistant: bool
+
+    def repath(self, path: str) -> str:
+        """Map a path relative to the (possibly synthesised) call to the document's path."""
+        if self.is_assistant:
+            return self.path + path.removeprefix("$.assistant")
+        return self.path + path.removeprefix("$")
+
+
+def _locate(data: Any, path: str = "$") -> _Located:
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(path, "must be a JSON object (a call or an assistant)")])
+    if set(data) == {"call"}:
+        return _locate(data["call"], f"{path}.call")
+    if set(data) == {"assistant"}:
+        if not isinstance(data["assistant"], dict):
+            raise ConfigError([Problem(f"{path}.assistant", "must be an object")])
+        return _Located(data["assistant"], f"{path}.assistant", True)
+    if "assistant" in data:
+        return _Located(data, path, False)
+    if "prompt" in data:
+        return _Located(data, path, True)
+    reason = "is neither a call (no 'assistant') nor an assistant (no 'prompt')"
+    raise ConfigError([Problem(path, reason)])
+
+
+def spec_from_document(
+    data: Any, *, source: str = "config", now: datetime | None = None
+) -> CallSpec:
+    """Validate a decoded document and resolve it into a ``CallSpec``."""
+    try:
+        located = _locate(data)
+    except ConfigError as err:
+        raise ConfigError(err.problems, source=source) from None
+    obj = located.obj
+    if located.is_assistant:
+        obj = {"id": f"local-{uuid.uuid4().hex[:12]}", "direction": "outbound", "assistant": obj}
+    try:
+        call = CallConfig.model_validate(obj)
+    except ValidationError as err:
+        problems = [
+            Problem(located.repath(p.path), p.reason)
+            for p in problems_from(err, skip=LLM_MODEL_TYPES)
+        ]
+        raise ConfigError(problems, source=source) from None
+    spec = build_call_spec(call, now=now)
+    warnings = tuple(Problem(located.repath(p.path), p.reason) for p in spec.warnings)
+    return replace(spec, warnings=warnings)
+
+
+def load_text(text: str | bytes, *, source: str, now: datetime | None = None) -> CallSpec:
+    """Decode, validate and resolve a JSON config document."""
+    return spec_from_document(parse_json(text, source=source), source=source, now=now)
+
+
+def load_file(path: str | Path, *, now: datetime | None = None) -> CallSpec:
+    """Load and resolve a call or assistant JSON file."""
+    file = Path(path)
+    try:
+        text = file.read_bytes()
+    except OSError as err:
+        problem = Problem("$", f"cannot be read ({err.strerror})")
+        raise ConfigError([problem], source=str(file)) from None
+    return load_text(text, source=str(file), now=now)

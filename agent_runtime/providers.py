@@ -1,0 +1,205 @@
+"""Build the provider plugins of a call from its config and the environment.
+
+Always plugin *instances*, never model strings (a string routes to LiveKit's cloud gateway).
+Keys come from the environment; a missing one is a ``ProviderConfigError`` naming the variable.
+Each provider's endpoint can be moved with ``<PROVIDER>_BASE_URL`` (a proxy, a regional host, or
+a local stand-in in tests).
+The VAD and the end-of-turn model are the offline ones of ``livekit-local-inference``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from livekit.agents import inference, llm, stt, tts
+
+from .config.assistant import Voice
+from .config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM, RealtimeLLM
+from .errors import ProviderConfigError
+
+SttProvider = Literal["openai", "cartesia", "elevenlabs"]
+
+DEFAULT_CARTESIA_VOICE = "f786b574-daa5-4673-aa0c-cbe3e8534c02"
+"""Cartesia's default voice, used when the assistant has no ``voice``."""
+
+
+@dataclass(frozen=True)
+class ProviderEnv:
+    """The environment the providers are built from, read once."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls) -> ProviderEnv:
+        """Snapshot ``os.environ``."""
+        return cls(dict(os.environ))
+
+    def get(self, name: str) -> str | None:
+        """A variable's value, or None when unset or empty."""
+        return self.values.get(name) or None
+
+    def require(self, name: str, purpose: str) -> str:
+        """A variable's value, or a ``ProviderConfigError`` naming it and what needs it."""
+        value = self.get(name)
+        if value is None:
+            raise ProviderConfigError(f"{name} is not set; it is needed for {purpose}")
+        return value
+
+
+def build_llm(model: LLMModel, env: ProviderEnv) -> llm.LLM | llm.RealtimeModel:
+    """The LLM plugin for an ``llm_model`` config."""
+    from livekit.plugins import openai
+
+    match model:
+        case DedicatedLLM(name="gpt-4.1"):
+            return openai.LLM(
+                model="gpt-4.1",
+                api_key=env.require("OPENAI_API_KEY", "llm_model gpt-4.1"),
+                base_url=env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            )
+        case DedicatedLLM():
+            return openai.LLM(
+                model=model.name,
+                base_url=env.require("MINISTRAL_BASE_URL", f"llm_model {model.name}"),
+                api_key=env.get("MINISTRAL_API_KEY") or "no-key",
+                _strict_tool_schema=False,
+            )
+        case OpenRouterLLM():
+            return openai.LLM.with_openrouter(
+                model=model.openrouter_model_id,
+                base_url=env.get("OPENROUTER_BASE_URL") or "https://openrouter.ai/api/v1",
+                api_key=env.require("OPENROUTER_API_KEY", "an openrouter llm_model"),
+                provider={"order": [model.openrouter_provider], "allow_fallbacks": False},
+            )
+        case CustomLLM():
+            return openai.LLM(
+                model=model.model_name,
+                base_url=model.api_url,
+                api_key=model.api_key.get_secret_value(),
+                _strict_tool_schema=False,
+            )
+        case RealtimeLLM(provider="openai"):
+            return openai.realtime.RealtimeModel(
+                model=model.realtime_model_id,
+                voice=model.realtime_voice_id or "marin",
+                api_key=env.require("OPENAI_API_KEY", "an openai realtime llm_model"),
+            )
+        case RealtimeLLM():
+            return _google_realtime(model, env)
+    raise ProviderConfigError(f"unsupported llm_model type {model.type!r}")
+
+
+def _google_realtime(model: RealtimeLLM, env: ProviderEnv) -> llm.RealtimeModel:
+    try:
+        import livekit.plugins.google as google
+    except ImportError:
+        raise ProviderConfigError(
+            "a google realtime llm_model needs the optional plugin: "
+            "pip install 'agent-runtime[google]'"
+        ) from None
+    realtime: llm.RealtimeModel = google.realtime.RealtimeModel(
+        model=model.realtime_model_id,
+        voice=model.realtime_voice_id or "Puck",
+        api_key=env.require("GOOGLE_API_KEY", "a google realtime llm_model"),
+    )
+    return realtime
+
+
+def build_tts(voice: Voice | None, env: ProviderEnv) -> tts.TTS:
+    """The TTS plugin for a ``voice`` config (Cartesia's default voice when there is none).
+
+    Cartesia takes speed and volume itself (sonic-3). ElevenLabs takes speed in its voice
+    settings and has no volume: the output path applies that gain.
+    """
+    if voice is None or voice.provider == "cartesia":
+        from livekit.plugins import cartesia
+
+        return cartesia.TTS(
+            api_key=env.require("CARTESIA_API_KEY", "a cartesia voice"),
+            base_url=env.get("CARTESIA_BASE_URL") or "https://api.cartesia.ai",
+            model="sonic-3",
+            voice=voice.id if voice else DEFAULT_CARTESIA_VOICE,
+            speed=voice.speed if voice else None,
+            volume=voice.volume if voice else None,
+        )
+    from livekit.plugins import elevenlabs
+
+    return elevenlabs.TTS(
+        api_key=env.require("ELEVEN_API_KEY", "an elevenlabs voice"),
+        base_url=env.get("ELEVEN_BASE_URL") or "https://api.elevenlabs.io/v1",
+        voice_id=voice.id,
+        voice_settings=elevenlabs.VoiceSettings(
+            stability=0.5, similarity_boost=0.75, speed=voice.speed
+        ),
+        encoding="pcm_24000",
+    )
+
+
+def build_stt(env: ProviderEnv) -> stt.STT:
+    """The speech-to-text plugin chosen by ``STT_PROVIDER`` (default ``openai``)."""
+    provider = env.get("STT_PROVIDER") or "openai"
+    language = env.get("STT_LANGUAGE") or "en"
+    if provider == "openai":
+        from livekit.plugins import openai
+
+        return openai.STT(
+            model="gpt-4o-mini-transcribe",
+            language=language,
+            api_key=env.require("OPENAI_API_KEY", "STT_PROVIDER=openai"),
+            use_realtime=True,
+        )
+    if provider == "cartesia":
+        from livekit.plugins import cartesia
+
+        return cartesia.STT(
+            api_key=env.require("CARTESIA_API_KEY", "STT_PROVIDER=cartesia"), language=language
+        )
+    if provider == "elevenlabs":
+        from livekit.plugins import elevenlabs
+
+        return elevenlabs.STT(
+            api_key=env.require("ELEVEN_API_KEY", "STT_PROVIDER=elevenlabs"),
+            language_code=language,
+        )
+    raise ProviderConfigError(
+        f"STT_PROVIDER must be one of openai, cartesia, elevenlabs (got {provider!r})"
+    )
+
+
+def build_vad() -> inference.VAD:
+    """The offline VAD of ``livekit-local-inference`` (its model is loaded once per process)."""
+    return inference.VAD(min_silence_duration=0.25)
+
+
+def build_turn_detector() -> inference.TurnDetector:
+    """The offline audio end-of-turn model. ``v1-mini`` is pinned: the default goes to cloud."""
+    return inference.TurnDetector(version="v1-mini")
+
+
+@dataclass(frozen=True)
+class Providers:
+    """Everything a call's session is built from."""
+
+    stt: stt.STT | None
+    llm: llm.LLM | llm.RealtimeModel
+    tts: tts.TTS | None
+    vad: inference.VAD
+    turn_detector: inference.TurnDetector
+
+
+def build_providers(
+    model: LLMModel, voice: Voice | None, env: ProviderEnv, *, vad: inference.VAD | None = None
+) -> Providers:
+    """All providers of a call. A realtime model speaks and listens itself: no STT, no TTS."""
+    chat = build_llm(model, env)
+    realtime = isinstance(chat, llm.RealtimeModel)
+    return Providers(
+        stt=None if realtime else build_stt(env),
+        llm=chat,
+        tts=None if realtime else build_tts(voice, env),
+        vad=vad or build_vad(),
+        turn_detector=build_turn_detector(),
+    )
