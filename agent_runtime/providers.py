@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -169,9 +170,12 @@ def build_stt(env: ProviderEnv) -> stt.STT:
     )
 
 
-def build_vad() -> inference.VAD:
-    """The offline VAD of ``livekit-local-inference`` (its model is loaded once per process)."""
-    return inference.VAD(min_silence_duration=0.25)
+def build_vad(executor: Executor | None = None) -> inference.VAD:
+    """The offline VAD of ``livekit-local-inference`` (its model is loaded once per process).
+
+    ``executor`` runs the inference; by default each stream gets a one-thread pool.
+    """
+    return inference.VAD(min_silence_duration=0.25, executor=executor)
 
 
 def build_turn_detector() -> inference.TurnDetector:

@@ -12,7 +12,7 @@ from aiohttp import web
 from agent_runtime.config.sources import ConfigEndpoint, load_job_metadata
 from agent_runtime.errors import ConfigError, ConfigFetchError
 
-from .fakes.http import serve
+from agent_runtime.replay.local_server import serve
 
 TOKEN = "cfg-token-SECRET"
 

@@ -24,7 +24,7 @@ from agent_runtime.providers import (
 )
 from agent_runtime.replay.llm_server import LLMScript, ScriptedAnswer, ScriptedLLMServer
 
-from .fakes.http import serve
+from agent_runtime.replay.local_server import serve
 
 KEYS = {
     "OPENAI_API_KEY": "sk-openai-test",

@@ -1,4 +1,4 @@
-"""Run an aiohttp application on a free loopback port for the length of a test."""
+"""Serve an aiohttp application on a free loopback port (the replay's stand-in providers)."""
 
 from __future__ import annotations
 

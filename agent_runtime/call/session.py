@@ -1,0 +1,68 @@
+"""The AgentSession of a call: offline VAD and end-of-turn model, VAD interruptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from livekit.agents import AgentSession, TurnHandlingOptions, llm
+
+from ..providers import Providers
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """Turn-taking settings. The defaults suit phone calls."""
+
+    min_endpointing_delay: float = 0.3
+    """Least silence after the caller's speech before the end-of-turn model may end the turn."""
+    max_endpointing_delay: float = 2.5
+    """Most silence waited when the model thinks the caller is not done (a mid-sentence pause)."""
+    min_interruption_duration: float = 0.5
+    """Caller speech needed to interrupt the agent: shorter sounds (a cough, "mm-hm") do not."""
+    false_interruption_timeout: float = 1.5
+    """After a pause for caller speech that brought no words, the agent resumes after this."""
+    preemptive_generation: bool = True
+    """Start the LLM on the final transcript, before the end of turn is confirmed."""
+    max_tool_steps: int = 5
+    """Consecutive tool rounds allowed in one reply (IVR menus need several)."""
+
+
+def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
+    """An AgentSession wired for a phone call.
+
+    The turn detector and interruption mode are pinned to what runs offline (``v1-mini`` and
+    ``"vad"``): the framework's defaults switch to LiveKit Cloud in dev and console modes. There
+    is no echo-cancellation warm-up on a phone line.
+    """
+    realtime = isinstance(providers.llm, llm.RealtimeModel)
+    turn_handling = TurnHandlingOptions(
+        endpointing={
+            "min_delay": options.min_endpointing_delay,
+            "max_delay": options.max_endpointing_delay,
+        },
+        interruption={
+            "mode": "vad",
+            "min_duration": options.min_interruption_duration,
+            "resume_false_interruption": True,
+            "false_interruption_timeout": options.false_interruption_timeout,
+        },
+        preemptive_generation={"enabled": options.preemptive_generation},
+    )
+    if not realtime:
+        turn_handling["turn_detection"] = providers.turn_detector
+    kwargs: dict[str, Any] = {}
+    if providers.stt is not None:
+        kwargs["stt"] = providers.stt
+    if providers.tts is not None:
+        kwargs["tts"] = providers.tts
+    return AgentSession(
+        llm=providers.llm,
+        vad=providers.vad,
+        turn_handling=turn_handling,
+        aec_warmup_duration=None,
+        max_tool_steps=options.max_tool_steps,
+        user_away_timeout=None,
+        session_close_transcript_timeout=0.5,
+        **kwargs,
+    )

@@ -1,0 +1,117 @@
+"""Replay a recorded call through the whole runtime, offline.
+
+The real ``livekit-plugins-openai`` client talks to a local server that serves the recorded LLM
+answers; the recorded transcripts stand in for speech-to-text; the offline TTS speaks; the real
+VAD and end-of-turn model listen to the real caller audio. The runner is the production one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..call.runner import CallResult, CallRunner, RunOptions
+from ..call.session import TurnOptions
+from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM
+from ..config.loading import load_file
+from ..errors import ProviderConfigError
+from ..offline_tts import Engine, OfflineTTS
+from ..providers import Providers, build_turn_detector, build_vad
+from .clock import InlineExecutor
+from .llm_server import ChatRequest, ScriptedLLMServer
+from .local_server import serve
+from .media import ReplayMedia, ReplayTelephony
+from .recorded_call import RecordedCall
+from .stt import ReplaySTT
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A replayed call: its report and files, and what the stand-in providers saw."""
+
+    call: CallResult
+    recorded: RecordedCall
+    llm_requests: list[ChatRequest]
+    caller_offset: float
+    """Report time (seconds from call start) at which ``caller.wav`` started playing."""
+    hung_up_at: float | None
+    """Caller-audio time at which the runtime hung up."""
+    tts_engine: str
+
+
+def _model_name(model: LLMModel) -> str:
+    match model:
+        case DedicatedLLM():
+            return model.name
+        case OpenRouterLLM():
+            return model.openrouter_model_id
+        case CustomLLM():
+            return model.model_name
+    raise ProviderConfigError("replay supports text LLMs only, not realtime models")
+
+
+async def replay(
+    recorded: RecordedCall,
+    *,
+    output_dir: Path | None = None,
+    engine: Engine = "auto",
+    turn: TurnOptions | None = None,
+    inline_inference: bool = False,
+) -> ReplayResult:
+    """Play ``recorded`` through the runtime and return the result.
+
+    ``inline_inference`` runs the VAD on the loop's thread (required on a virtual clock).
+    """
+    from livekit.plugins import openai
+
+    spec = load_file(recorded.config_path)
+    server = ScriptedLLMServer(recorded.llm, model=_model_name(spec.llm_model))
+    media = ReplayMedia(recorded)
+    telephony = ReplayTelephony(media)
+    voice = spec.assistant.voice
+    async with serve(server.app) as base_url:
+        providers = Providers(
+            stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
+            llm=openai.LLM(model=server.model, base_url=f"{base_url}/v1", api_key="replay"),
+            tts=OfflineTTS(engine=engine, speed=voice.speed if voice else 1.0),
+            vad=build_vad(InlineExecutor() if inline_inference else None),
+            turn_detector=build_turn_detector(),
+        )
+        runner = CallRunner(
+            spec,
+            providers,
+            media,
+            telephony,
+            RunOptions(turn=turn or TurnOptions(), output_dir=output_dir),
+        )
+        result = await runner.run()
+    started = media.caller_audio.started_at_wall
+    report_start = result.report.started_at
+    offset = 0.0
+    if started is not None and report_start is not None:
+        offset = round(started - report_start.timestamp(), 3)
+    assert isinstance(providers.tts, OfflineTTS)
+    return ReplayResult(
+        call=result,
+        recorded=recorded,
+        llm_requests=list(server.requests),
+        caller_offset=offset,
+        hung_up_at=telephony.hung_up_at,
+        tts_engine=providers.tts.engine,
+    )
+
+
+def run_replay(folder: str | Path, *, fast: bool, **kwargs: Any) -> ReplayResult:
+    """Replay the recorded call in ``folder``: at real speed, or ``fast`` on a virtual clock."""
+    import asyncio
+
+    from .clock import run_virtual
+
+    recorded = RecordedCall.load(folder)
+    if fast:
+        result: ReplayResult = run_virtual(
+            lambda: replay(recorded, inline_inference=True, **kwargs)
+        )
+        return result
+    return asyncio.run(replay(recorded, **kwargs))

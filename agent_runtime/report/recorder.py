@@ -1,0 +1,222 @@
+"""Builds the call report from session events as they happen.
+
+The report is never reconstructed at the end: rows, speech timing, latency and events are
+appended when the session emits them, so a call that crashes still has a report to deliver.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from livekit.agents import AgentSession, llm
+from livekit.agents.voice import io
+from livekit.agents.voice.events import (
+    CloseEvent,
+    ConversationItemAddedEvent,
+    ErrorEvent,
+    FunctionToolsExecutedEvent,
+    UserStateChangedEvent,
+)
+
+from ..config.spec import CallSpec
+from .model import (
+    AttemptResult,
+    CallEvent,
+    CallReport,
+    RuntimeSection,
+    SpeechSegment,
+    TranscriptRow,
+    TurnLatency,
+)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+class ReportRecorder:
+    """Collects one call's report while the call runs."""
+
+    def __init__(self, spec: CallSpec, *, attempt_id: str, started_at: float | None = None):
+        self._spec = spec
+        self._attempt_id = attempt_id
+        self.started_at = time.time() if started_at is None else started_at
+        self.answered_at: float | None = None
+        self.rows: list[TranscriptRow] = []
+        self.speech: list[SpeechSegment] = []
+        self.latency: list[TurnLatency] = []
+        self.events: list[CallEvent] = []
+        self.warnings: list[str] = [str(w) for w in spec.warnings]
+        self._user_since: float | None = None
+        self._agent_since: float | None = None
+        self._last_user_metrics: dict[str, Any] | None = None
+
+    def offset(self, wall_time: float | None = None) -> float:
+        """Seconds since the start of the call."""
+        return round((time.time() if wall_time is None else wall_time) - self.started_at, 3)
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def attach(self, session: AgentSession, output: io.AudioOutput) -> None:
+        """Follow ``session``'s events and the voice playback of ``output``."""
+        session.on("conversation_item_added", self._on_item)
+        session.on("function_tools_executed", self._on_tools)
+        session.on("user_state_changed", self._on_user_state)
+        session.on("error", self._on_error)
+        session.on("close", self._on_close)
+        output.on("playback_started", self._on_playback_started)
+        output.on("playback_finished", self._on_playback_finished)
+
+    def event(self, type: str, **detail: str | int | float | bool | None) -> None:
+        """Record a call event."""
+        self.events.append(CallEvent(type=type, at=self.offset(), detail=detail))
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the report."""
+        self.warnings.append(message)
+
+    def add_agent_speech(self, text: str, start: float, end: float) -> None:
+        """Record speech the runner played itself (a farewell), as a row and a segment."""
+        self.rows.append(TranscriptRow(role="assistant", content=text))
+        self.speech.append(
+            SpeechSegment(role="assistant", start=self.offset(start), end=self.offset(end))
+        )
+
+    # -- session events ----------------------------------------------------------------------
+
+    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        if not isinstance(item, llm.ChatMessage) or item.role not in ("user", "assistant"):
+            return
+        self.rows.append(TranscriptRow(role=item.role, content=item.text_content or ""))
+        metrics: dict[str, Any] = dict(item.metrics or {})
+        if item.role == "user":
+            self._last_user_metrics = metrics
+        elif self._last_user_metrics is not None:
+            self._add_latency(self._last_user_metrics, metrics)
+            self._last_user_metrics = None
+
+    def _add_latency(self, user: dict[str, Any], agent: dict[str, Any]) -> None:
+        stopped = user.get("stopped_speaking_at")
+        if stopped is None:
+            return
+        started = agent.get("started_speaking_at")
+        self.latency.append(
+            TurnLatency(
+                user_stopped_speaking=self.offset(stopped),
+                agent_started_speaking=None if started is None else self.offset(started),
+                end_of_turn_delay=_round(user.get("end_of_turn_delay")),
+                transcription_delay=_round(user.get("transcription_delay")),
+                llm_ttft=_round(agent.get("llm_node_ttft")),
+                tts_ttfb=_round(agent.get("tts_node_ttfb")),
+                e2e_latency=None if started is None else round(started - stopped, 3),
+            )
+        )
+
+    def _on_tools(self, ev: FunctionToolsExecutedEvent) -> None:
+        for call, output in ev.zipped():
+            self.rows.append(
+                TranscriptRow(
+                    role="tool",
+                    tool_name=call.name,
+                    tool_arguments=call.arguments,
+                    tool_output=output.output if output is not None else None,
+                    tool_is_error=output.is_error if output is not None else None,
+                )
+            )
+
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            self._user_since = ev.created_at
+        elif self._user_since is not None:
+            start, self._user_since = self._user_since, None
+            self.speech.append(
+                SpeechSegment(role="user", start=self.offset(start), end=self.offset(ev.created_at))
+            )
+
+    def _on_playback_started(self, ev: io.PlaybackStartedEvent) -> None:
+        self._agent_since = ev.created_at
+
+    def _on_playback_finished(self, ev: io.PlaybackFinishedEvent) -> None:
+        if self._agent_since is None:
+            return
+        start, self._agent_since = self._agent_since, None
+        self.speech.append(
+            SpeechSegment(
+                role="assistant",
+                start=self.offset(start),
+                end=self.offset(start + ev.playback_position),
+                interrupted=ev.interrupted,
+            )
+        )
+
+    def _on_error(self, ev: ErrorEvent) -> None:
+        error = ev.error
+        recoverable = bool(getattr(error, "recoverable", False))
+        source = type(ev.source).__module__.split(".")[-2:] if ev.source is not None else []
+        self.event(
+            "provider_error",
+            source=".".join(source) or None,
+            error=type(getattr(error, "error", error)).__name__,
+            recoverable=recoverable,
+        )
+
+    def _on_close(self, ev: CloseEvent) -> None:
+        self.event("session_closed", reason=ev.reason.value)
+
+    # -- the report --------------------------------------------------------------------------
+
+    def report(
+        self,
+        *,
+        ended_by: str | None,
+        end_reason: str | None,
+        status: str,
+        result: AttemptResult | None,
+        ended_at: float,
+        recording_url: str | None = None,
+        error: str | None = None,
+        structured_output: dict[str, Any] | None = None,
+    ) -> CallReport:
+        """The report as it stands, with the call's end."""
+        call = self._spec.call
+
+        def moment(wall: float | None) -> datetime | None:
+            return None if wall is None else datetime.fromtimestamp(wall, tz=UTC)
+
+        open_user = []
+        if self._user_since is not None:
+            open_user = [
+                SpeechSegment(
+                    role="user", start=self.offset(self._user_since), end=self.offset(ended_at)
+                )
+            ]
+        return CallReport.model_validate(
+            {
+                "id": self._attempt_id,
+                "phone_number": call.user_phone_number,
+                "started_at": moment(self.started_at),
+                "answered_at": moment(self.answered_at),
+                "ended_at": moment(ended_at),
+                "status": status,
+                "result": result,
+                "ended_by": ended_by,
+                "end_reason": end_reason,
+                "transcript": list(self.rows),
+                "structured_output": structured_output,
+                "recording_url": recording_url,
+                "runtime": RuntimeSection(
+                    call_id=call.id,
+                    assistant_id=call.assistant.id,
+                    direction=call.direction,
+                    duration=self.offset(ended_at),
+                    speech=sorted([*self.speech, *open_user], key=lambda s: s.start),
+                    latency=list(self.latency),
+                    warnings=list(self.warnings),
+                    events=list(self.events),
+                    error=error,
+                ),
+            }
+        )
