@@ -11,7 +11,6 @@ from aiohttp import web
 
 from agent_runtime.config.sources import ConfigEndpoint, load_job_metadata
 from agent_runtime.errors import ConfigError, ConfigFetchError
-
 from agent_runtime.replay.local_server import serve
 
 TOKEN = "cfg-token-SECRET"

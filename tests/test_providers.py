@@ -23,7 +23,6 @@ from agent_runtime.providers import (
     build_tts,
 )
 from agent_runtime.replay.llm_server import LLMScript, ScriptedAnswer, ScriptedLLMServer
-
 from agent_runtime.replay.local_server import serve
 
 KEYS = {
