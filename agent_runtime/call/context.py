@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from livekit.agents.voice.speech_handle import SpeechHandle
@@ -30,3 +31,5 @@ class PluginContext:
     spec: CallSpec
     control: CallControl
     telephony: TelephonyPort
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Settings and credentials of the integrations, e.g. ``TWILIO_ACCOUNT_SID``."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,8 @@ class RunOptions:
     attempt_id: str | None = None
     started_at: float | None = None
     """When the call attempt started (dialling), if before the runner; default: now."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Settings and credentials of the integrations (SMS, Calendly, HTTP tools...)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,9 @@ class CallRunner:
         )
         session = build_session(providers, self._options.turn)
         self._session = session
-        tools = build_tools(PluginContext(spec=spec, control=self, telephony=self._telephony))
+        tools = build_tools(
+            PluginContext(spec=spec, control=self, telephony=self._telephony, env=self._options.env)
+        )
         clips = self._clips
         agent = AssistantAgent(
             spec, tools, lambda: clips.get("first_sentence", wait_at_most=FIRST_CLIP_WAIT)
