@@ -11,9 +11,9 @@ from livekit.agents import llm
 
 from agent_runtime.call.context import PluginContext
 
-from . import end_call
+from . import end_call, http_tools
 
-_PLUGINS = (end_call,)
+_PLUGINS = (end_call, http_tools)
 
 
 def build_tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-from typing import Any
+from agent_runtime.replay.clock import install_clock_hook
 
-import pytest
+# Before livekit is imported, so that its timestamps follow a replay's virtual clock too.
+install_clock_hook()
+
+import copy  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

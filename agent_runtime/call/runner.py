@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +27,9 @@ from ..log import logger
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.ports import MediaPort, TelephonyPort
 from ..media.recording import CallRecording, TappedAudioInput
+from ..media.sounds import CallSounds
 from ..providers import Providers
-from ..report.model import CallReport
+from ..report.model import CallReport, TranscriptRow
 from ..report.recorder import ReportRecorder
 from .agent import AssistantAgent
 from .clips import Clip, Clips, render
@@ -42,8 +43,9 @@ CLIP_WAIT = 3.0
 """How long a goodbye waits for its pre-rendered audio before rendering it live."""
 FIRST_CLIP_WAIT = 1.5
 """How long the static greeting waits for its pre-rendered audio before using live TTS."""
-STEP_TIMEOUT = 10.0
-"""Bound on each teardown step (hang up, session close)."""
+STEP_TIMEOUT = 5.0
+"""Bound on each teardown step (hang up, session close): a worker job is cancelled 15 s after
+its room is gone, and the report must be written before that."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class RunOptions:
     """When the call attempt started (dialling), if before the runner; default: now."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Settings and credentials of the integrations (SMS, Calendly, HTTP tools...)."""
+    typed_turns: AsyncIterator[str] | None = None
+    """Caller turns typed as text (the console's text mode), taken as said."""
+    on_row: Callable[[TranscriptRow], None] | None = None
+    """Called with every transcript row as it is added (the console prints them)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,10 @@ class CallRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         attempt_id = self._options.attempt_id or f"att_{uuid.uuid4().hex[:16]}"
         self._recorder = ReportRecorder(
-            spec, attempt_id=attempt_id, started_at=self._options.started_at
+            spec,
+            attempt_id=attempt_id,
+            started_at=self._options.started_at,
+            on_row=self._options.on_row,
         )
         voice = spec.assistant.voice
         gain = voice.volume if voice and voice.provider == "elevenlabs" else 1.0
@@ -136,8 +145,11 @@ class CallRunner:
                     Outcome("system", "error", status="error", error=type(err).__name__)
                 )
             finally:
-                await self._teardown()
-        return self._result()
+                try:
+                    await self._teardown()
+                finally:
+                    result = self._result()  # written even if the teardown is cancelled
+        return result
 
     async def _converse(self) -> None:
         spec, providers = self._spec, self._providers
@@ -157,6 +169,10 @@ class CallRunner:
         )
         session = build_session(providers, self._options.turn)
         self._session = session
+        sounds = CallSounds.for_call(spec, sample_rate=self._media.sample_rate)
+        for layer in sounds.layers:
+            self._output.add_layer(layer)
+        sounds.attach(session)
         tools = build_tools(
             PluginContext(spec=spec, control=self, telephony=self._telephony, env=self._options.env)
         )
@@ -173,9 +189,19 @@ class CallRunner:
         session.on("close", self._on_close)
         self._recorder.attach(session, self._output)
         self._output.start()
-        await session.start(agent)
+        await session.start(agent, record=False)  # the runner records; no cloud upload
         self._recorder.event("call_started")
+        if self._options.typed_turns is not None:
+            self._spawn(self._take_typed_turns(session, self._options.typed_turns))
         await self._supervise()
+
+    async def _take_typed_turns(self, session: AgentSession, turns: AsyncIterator[str]) -> None:
+        async for text in turns:
+            if self._ending.outcome is not None:
+                return
+            with contextlib.suppress(RuntimeError):
+                session.interrupt()
+            session.generate_reply(user_input=text)
 
     async def _supervise(self) -> None:
         hangup = asyncio.create_task(self._telephony.wait_for_hangup(), name="wait-hangup")

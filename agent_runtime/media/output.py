@@ -21,6 +21,7 @@ import numpy.typing as npt
 from livekit import rtc
 from livekit.agents.voice import io
 
+from .limiter import soft_limit
 from .ports import FrameSink
 from .sample_queue import SampleQueue
 
@@ -86,6 +87,8 @@ class CallAudioOutput(io.AudioOutput):
         self._taps: list[FrameTap] = []
         self._task: asyncio.Task[None] | None = None
         self.stats = OutputStats()
+        self.last_voice_at: float | None = None
+        """Wall time at which the last frame carrying agent voice was emitted."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -227,7 +230,7 @@ class CallAudioOutput(io.AudioOutput):
             mix[: voice.size] = voice.astype(np.float32) * (self._voice_gain / 32768.0)
         for layer in self._layers:
             layer.render(mix, voice.size > 0)
-        np.clip(mix, -1.0, 1.0, out=mix)
+        soft_limit(mix)
         data = (mix * 32767.0).astype(np.int16)
         return rtc.AudioFrame(data.tobytes(), self._rate, 1, n)
 
@@ -240,6 +243,7 @@ class CallAudioOutput(io.AudioOutput):
             self.stats.frames += 1
             if voice.size:
                 self.stats.voice_frames += 1
+                self.last_voice_at = time.time() + voice.size / self._rate
             for tap in self._taps:
                 tap(frame)
             await self._sink.write(frame)

@@ -6,6 +6,7 @@
 | ``caller.wav`` | the caller's side of the line (telephony audio, any rate) |
 | ``stt.json`` | what speech-to-text heard, timed against ``caller.wav`` |
 | ``llm.json`` | the LLM's answers, served by a local OpenAI-compatible server |
+| ``http.json`` | optional: the answers of the HTTP services the tools called |
 | ``caller.json`` | optional: when the caller hangs up |
 | ``expect.json`` | optional: what the call report must show (used by the tests) |
 """
@@ -22,6 +23,7 @@ import numpy.typing as npt
 import soundfile
 from pydantic import BaseModel, ConfigDict, Field
 
+from .http_server import HttpScript
 from .llm_server import LLMScript
 
 
@@ -65,6 +67,7 @@ class RecordedCall:
     sample_rate: int
     stt: SttScript
     llm: LLMScript
+    http: HttpScript
     caller: CallerScript
     expect: dict[str, Any]
 
@@ -100,6 +103,7 @@ class RecordedCall:
             sample_rate=int(rate),
             stt=SttScript.model_validate(optional("stt.json")),
             llm=LLMScript.model_validate(optional("llm.json")),
+            http=HttpScript.model_validate(optional("http.json")),
             caller=CallerScript.model_validate(optional("caller.json")),
             expect=optional("expect.json"),
         )

@@ -7,9 +7,13 @@ VAD and end-of-turn model listen to the real caller audio. The runner is the pro
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from livekit.agents import tts
 
 from ..call.runner import CallResult, CallRunner, RunOptions
 from ..call.session import TurnOptions
@@ -19,6 +23,7 @@ from ..errors import ProviderConfigError
 from ..offline_tts import Engine, OfflineTTS
 from ..providers import Providers, build_turn_detector, build_vad
 from .clock import InlineExecutor
+from .http_server import ReceivedRequest, RecordedHttpServer
 from .llm_server import ChatRequest, ScriptedLLMServer
 from .local_server import serve
 from .media import ReplayMedia, ReplayTelephony
@@ -33,6 +38,7 @@ class ReplayResult:
     call: CallResult
     recorded: RecordedCall
     llm_requests: list[ChatRequest]
+    http_requests: list[ReceivedRequest]
     caller_offset: float
     """Report time (seconds from call start) at which ``caller.wav`` started playing."""
     hung_up_at: float | None
@@ -51,6 +57,26 @@ def _model_name(model: LLMModel) -> str:
     raise ProviderConfigError("replay supports text LLMs only, not realtime models")
 
 
+@asynccontextmanager
+async def recorded_services(
+    recorded: RecordedCall, env: Mapping[str, str]
+) -> AsyncIterator[tuple[dict[str, str], RecordedHttpServer]]:
+    """Serve the recorded HTTP answers; yield the integrations env that routes tools to them."""
+    http = RecordedHttpServer(recorded.http)
+    merged = dict(env)
+    async with AsyncExitStack() as stack:
+        if recorded.http.answers:
+            local = await stack.enter_async_context(serve(http.app))
+            rewrites = [f"{origin}={local}" for origin in sorted(recorded.http.origins())]
+            merged["HTTP_TOOLS_REWRITE"] = ",".join(
+                filter(None, [merged.get("HTTP_TOOLS_REWRITE", ""), *rewrites])
+            )
+            merged["HTTP_TOOLS_ALLOW"] = ",".join(
+                filter(None, [merged.get("HTTP_TOOLS_ALLOW", ""), "127.0.0.1"])
+            )
+        yield merged, http
+
+
 async def replay(
     recorded: RecordedCall,
     *,
@@ -58,10 +84,14 @@ async def replay(
     engine: Engine = "auto",
     turn: TurnOptions | None = None,
     inline_inference: bool = False,
+    env: Mapping[str, str] | None = None,
+    voice: tts.TTS | None = None,
 ) -> ReplayResult:
     """Play ``recorded`` through the runtime and return the result.
 
     ``inline_inference`` runs the VAD on the loop's thread (required on a virtual clock).
+    ``env`` holds the integrations' settings (stand-in service URLs and credentials in tests).
+    ``voice`` replaces the offline TTS (e.g. a provider that fails, in tests).
     """
     from livekit.plugins import openai
 
@@ -69,12 +99,17 @@ async def replay(
     server = ScriptedLLMServer(recorded.llm, model=_model_name(spec.llm_model))
     media = ReplayMedia(recorded)
     telephony = ReplayTelephony(media)
-    voice = spec.assistant.voice
-    async with serve(server.app) as base_url:
+    offline = OfflineTTS(
+        engine=engine, speed=spec.assistant.voice.speed if spec.assistant.voice else 1.0
+    )
+    async with (
+        serve(server.app) as base_url,
+        recorded_services(recorded, env or {}) as (integrations, http),
+    ):
         providers = Providers(
             stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
             llm=openai.LLM(model=server.model, base_url=f"{base_url}/v1", api_key="replay"),
-            tts=OfflineTTS(engine=engine, speed=voice.speed if voice else 1.0),
+            tts=voice or offline,
             vad=build_vad(InlineExecutor() if inline_inference else None),
             turn_detector=build_turn_detector(),
         )
@@ -83,7 +118,7 @@ async def replay(
             providers,
             media,
             telephony,
-            RunOptions(turn=turn or TurnOptions(), output_dir=output_dir),
+            RunOptions(turn=turn or TurnOptions(), output_dir=output_dir, env=integrations),
         )
         result = await runner.run()
     started = media.caller_audio.started_at_wall
@@ -91,14 +126,14 @@ async def replay(
     offset = 0.0
     if started is not None and report_start is not None:
         offset = round(started - report_start.timestamp(), 3)
-    assert isinstance(providers.tts, OfflineTTS)
     return ReplayResult(
         call=result,
         recorded=recorded,
         llm_requests=list(server.requests),
+        http_requests=list(http.requests),
         caller_offset=offset,
         hung_up_at=telephony.hung_up_at,
-        tts_engine=providers.tts.engine,
+        tts_engine=offline.engine if voice is None else voice.label,
     )
 
 

@@ -7,12 +7,14 @@ appended when the session emits them, so a call that crashes still has a report 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from livekit.agents import AgentSession, llm
 from livekit.agents.voice import io
 from livekit.agents.voice.events import (
+    AgentFalseInterruptionEvent,
     CloseEvent,
     ConversationItemAddedEvent,
     ErrorEvent,
@@ -21,6 +23,7 @@ from livekit.agents.voice.events import (
 )
 
 from ..config.spec import CallSpec
+from ..media.output import CallAudioOutput
 from .model import (
     AttemptResult,
     CallEvent,
@@ -39,8 +42,16 @@ def _round(value: float | None) -> float | None:
 class ReportRecorder:
     """Collects one call's report while the call runs."""
 
-    def __init__(self, spec: CallSpec, *, attempt_id: str, started_at: float | None = None):
+    def __init__(
+        self,
+        spec: CallSpec,
+        *,
+        attempt_id: str,
+        started_at: float | None = None,
+        on_row: Callable[[TranscriptRow], None] | None = None,
+    ):
         self._spec = spec
+        self._on_row = on_row
         self._attempt_id = attempt_id
         self.started_at = time.time() if started_at is None else started_at
         self.answered_at: float | None = None
@@ -52,6 +63,7 @@ class ReportRecorder:
         self._user_since: float | None = None
         self._agent_since: float | None = None
         self._last_user_metrics: dict[str, Any] | None = None
+        self._output: CallAudioOutput | None = None
 
     def offset(self, wall_time: float | None = None) -> float:
         """Seconds since the start of the call."""
@@ -59,15 +71,17 @@ class ReportRecorder:
 
     # -- wiring ------------------------------------------------------------------------------
 
-    def attach(self, session: AgentSession, output: io.AudioOutput) -> None:
+    def attach(self, session: AgentSession, output: CallAudioOutput) -> None:
         """Follow ``session``'s events and the voice playback of ``output``."""
         session.on("conversation_item_added", self._on_item)
         session.on("function_tools_executed", self._on_tools)
         session.on("user_state_changed", self._on_user_state)
+        session.on("agent_false_interruption", self._on_false_interruption)
         session.on("error", self._on_error)
         session.on("close", self._on_close)
         output.on("playback_started", self._on_playback_started)
         output.on("playback_finished", self._on_playback_finished)
+        self._output = output
 
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
         """Record a call event."""
@@ -79,10 +93,15 @@ class ReportRecorder:
 
     def add_agent_speech(self, text: str, start: float, end: float) -> None:
         """Record speech the runner played itself (a farewell), as a row and a segment."""
-        self.rows.append(TranscriptRow(role="assistant", content=text))
+        self._add_row(TranscriptRow(role="assistant", content=text))
         self.speech.append(
             SpeechSegment(role="assistant", start=self.offset(start), end=self.offset(end))
         )
+
+    def _add_row(self, row: TranscriptRow) -> None:
+        self.rows.append(row)
+        if self._on_row is not None:
+            self._on_row(row)
 
     # -- session events ----------------------------------------------------------------------
 
@@ -90,7 +109,7 @@ class ReportRecorder:
         item = ev.item
         if not isinstance(item, llm.ChatMessage) or item.role not in ("user", "assistant"):
             return
-        self.rows.append(TranscriptRow(role=item.role, content=item.text_content or ""))
+        self._add_row(TranscriptRow(role=item.role, content=item.text_content or ""))
         metrics: dict[str, Any] = dict(item.metrics or {})
         if item.role == "user":
             self._last_user_metrics = metrics
@@ -117,7 +136,7 @@ class ReportRecorder:
 
     def _on_tools(self, ev: FunctionToolsExecutedEvent) -> None:
         for call, output in ev.zipped():
-            self.rows.append(
+            self._add_row(
                 TranscriptRow(
                     role="tool",
                     tool_name=call.name,
@@ -143,14 +162,19 @@ class ReportRecorder:
         if self._agent_since is None:
             return
         start, self._agent_since = self._agent_since, None
+        heard_until = self._output.last_voice_at if self._output else None
+        end = max(start, heard_until) if heard_until is not None else start
         self.speech.append(
             SpeechSegment(
                 role="assistant",
                 start=self.offset(start),
-                end=self.offset(start + ev.playback_position),
+                end=self.offset(end),  # the last voice frame: pauses are inside the segment
                 interrupted=ev.interrupted,
             )
         )
+
+    def _on_false_interruption(self, ev: AgentFalseInterruptionEvent) -> None:
+        self.event("false_interruption", resumed=ev.resumed)
 
     def _on_error(self, ev: ErrorEvent) -> None:
         error = ev.error

@@ -1,0 +1,59 @@
+"""``agent-runtime start`` / ``dev``: run the LiveKit worker that answers phone calls.
+
+Both hand the rest of the command line to the LiveKit agents CLI (``--url``, ``--api-key``,
+``--api-secret``, ``--log-level``...; ``agent-runtime start --help`` lists them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+_MODES = {
+    "start": "run the worker in production mode",
+    "dev": "run the worker in development mode (debug logs)",
+}
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``start`` and ``dev`` sub-commands."""
+    for mode, summary in _MODES.items():
+        parser: argparse.ArgumentParser = commands.add_parser(
+            mode,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}: register with the LiveKit server "
+            "and take one job per phone call. Other options go to the LiveKit agents CLI.",
+            prefix_chars="+",
+            add_help=False,
+        )
+        parser.add_argument(
+            "livekit_args", nargs=argparse.REMAINDER, help="options of the LiveKit agents CLI"
+        )
+        parser.set_defaults(run=run, mode=mode)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the worker until it is stopped; return the exit code."""
+    from ..worker import WorkerSettings, build_server
+
+    try:
+        settings = WorkerSettings.from_env(os.environ)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from livekit.agents import cli
+
+    # The LiveKit CLI installs its own root handler (JSON for start, colours for dev); a handler
+    # configured before it would print every line twice.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    forwarded = list(args.livekit_args)
+    if forwarded[:1] == ["--"]:
+        forwarded = forwarded[1:]
+    sys.argv = ["agent-runtime", args.mode, *forwarded]
+    cli.run_app(build_server(settings))
+    return 0

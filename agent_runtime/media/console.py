@@ -1,0 +1,202 @@
+"""The console's ports: the local microphone and speaker, or typed text with no audio device.
+
+Audio mode needs PortAudio (Debian/Ubuntu: ``apt install libportaudio2``; macOS: ``brew install
+portaudio``). The caller hangs up with Ctrl-C (audio) or end of input, Ctrl-D (text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+from livekit.agents.voice import io
+
+FRAME_SECONDS = 0.02
+
+
+class _QueuedInput(io.AudioInput):
+    """Frames pushed from another thread, in order; silence when none came in time."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(label="ConsoleMicrophone")
+        self._rate = sample_rate
+        self._queue: asyncio.Queue[rtc.AudioFrame] = asyncio.Queue(maxsize=500)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Set the loop frames are delivered to."""
+        self._loop = loop
+
+    def push_from_thread(self, samples: npt.NDArray[np.int16]) -> None:
+        """Called by the audio thread with mono int16 samples."""
+        if self._loop is None:
+            return
+        frame = rtc.AudioFrame(samples.tobytes(), self._rate, 1, samples.size)
+        self._loop.call_soon_threadsafe(self._offer, frame)
+
+    def _offer(self, frame: rtc.AudioFrame) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(frame)
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        try:
+            return await asyncio.wait_for(self._queue.get(), FRAME_SECONDS * 5)
+        except TimeoutError:
+            silence = np.zeros(int(self._rate * FRAME_SECONDS), dtype=np.int16)
+            return rtc.AudioFrame(silence.tobytes(), self._rate, 1, silence.size)
+
+
+class _SpeakerSink:
+    """Frames to a ring buffer read by the output device's callback."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+
+    async def write(self, frame: rtc.AudioFrame) -> None:
+        with self._lock:
+            self._buffer += frame.data.cast("B")
+
+    def read_into(self, out: npt.NDArray[np.int16]) -> None:
+        """Fill ``out`` (mono int16) from the buffer; silence where it runs short."""
+        wanted = out.size * 2
+        with self._lock:
+            chunk = bytes(self._buffer[:wanted])
+            del self._buffer[:wanted]
+        samples = np.frombuffer(chunk, dtype=np.int16)
+        out[: samples.size] = samples
+        out[samples.size :] = 0
+
+    async def wait_for_playout(self) -> None:
+        while True:
+            with self._lock:
+                if not self._buffer:
+                    return
+            await asyncio.sleep(FRAME_SECONDS)
+
+
+class ConsoleAudioMedia:
+    """The local microphone in, the local speaker out (through sounddevice / PortAudio)."""
+
+    def __init__(self, *, sample_rate: int = 24000, input_rate: int = 16000) -> None:
+        import sounddevice
+
+        self._rate = sample_rate
+        self._input = _QueuedInput(input_rate)
+        self._sink = _SpeakerSink()
+        block = int(input_rate * FRAME_SECONDS)
+
+        def on_input(data: Any, frames: int, time: Any, status: Any) -> None:
+            self._input.push_from_thread(np.asarray(data[:, 0], dtype=np.int16).copy())
+
+        def on_output(data: Any, frames: int, time: Any, status: Any) -> None:
+            self._sink.read_into(data[:, 0])
+
+        self._streams = [
+            sounddevice.InputStream(
+                samplerate=input_rate, channels=1, dtype="int16", blocksize=block, callback=on_input
+            ),
+            sounddevice.OutputStream(
+                samplerate=sample_rate,
+                channels=1,
+                dtype="int16",
+                blocksize=int(sample_rate * FRAME_SECONDS),
+                callback=on_output,
+            ),
+        ]
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open the devices."""
+        self._input.bind(loop)
+        for stream in self._streams:
+            stream.start()
+
+    def close(self) -> None:
+        """Close the devices."""
+        for stream in self._streams:
+            stream.stop()
+            stream.close()
+
+    @property
+    def caller_audio(self) -> io.AudioInput:
+        """The microphone."""
+        return self._input
+
+    @property
+    def sink(self) -> _SpeakerSink:
+        """The speaker."""
+        return self._sink
+
+    @property
+    def sample_rate(self) -> int:
+        """The output stream's rate."""
+        return self._rate
+
+
+class _SilentInput(io.AudioInput):
+    """A line with nothing on it (text mode: the caller types)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(label="ConsoleSilence")
+        self._rate = sample_rate
+        self._next: float | None = None
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        loop = asyncio.get_running_loop()
+        self._next = (self._next or loop.time()) + FRAME_SECONDS
+        await asyncio.sleep(max(0.0, self._next - loop.time()))
+        silence = np.zeros(int(self._rate * FRAME_SECONDS), dtype=np.int16)
+        return rtc.AudioFrame(silence.tobytes(), self._rate, 1, silence.size)
+
+
+class _NullSink:
+    async def write(self, frame: rtc.AudioFrame) -> None:
+        """Nobody listens: the recording keeps what would have been heard."""
+
+    async def wait_for_playout(self) -> None:
+        """Nothing is buffered."""
+
+
+class TextMedia:
+    """Text mode: no audio device; the agent's voice only goes to the recording."""
+
+    def __init__(self, *, sample_rate: int = 24000) -> None:
+        self._rate = sample_rate
+        self._input = _SilentInput(16000)
+        self._sink = _NullSink()
+
+    @property
+    def caller_audio(self) -> io.AudioInput:
+        """Silence."""
+        return self._input
+
+    @property
+    def sink(self) -> _NullSink:
+        """Nowhere."""
+        return self._sink
+
+    @property
+    def sample_rate(self) -> int:
+        """The output stream's rate."""
+        return self._rate
+
+
+class ConsoleTelephony:
+    """The console's line: the person at the keyboard hangs up; hanging up ends the session."""
+
+    def __init__(self) -> None:
+        self.caller_left = asyncio.Event()
+        self.hung_up = asyncio.Event()
+
+    async def wait_for_hangup(self) -> None:
+        """Return when the person at the console hangs up."""
+        await self.caller_left.wait()
+
+    async def hang_up(self) -> None:
+        """End the console call."""
+        self.hung_up.set()

@@ -1,0 +1,1 @@
+"""Telephony ports: call control on the phone line (LiveKit SIP)."""

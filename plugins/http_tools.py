@@ -1,0 +1,298 @@
+"""The customer's own HTTP tools (``custom_tools[]``), each offered to the LLM by its name.
+
+The request is rendered from the tool's config with the LLM's arguments, the prompt variables
+and the call's fields: values the LLM chose are percent-encoded in the URL and JSON-escaped in
+the body, so an argument cannot change the path or break the JSON. Requests go through the
+egress guard (no private or reserved addresses), with a time limit and a response size cap.
+Failures become short tool errors the LLM can act on; header values (API keys) are never shown
+to the LLM or written to the report: any echo of them in a response is redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from livekit.agents import RunContext, llm
+
+from agent_runtime.call.context import PluginContext
+from agent_runtime.config.assistant import CustomTool, FieldSpec
+from agent_runtime.config.templating import TemplateError, as_text, render_json, render_text
+from agent_runtime.integrations.egress import EgressPolicy, EgressRefused, Response, request
+from agent_runtime.log import logger
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_BYTES = 64_000
+LLM_CHARS = 2_000
+_SECRET_KEY = re.compile(r"key|token|secret|password|auth|signature", re.IGNORECASE)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True)
+class HttpToolSettings:
+    """Limits of the HTTP tools and where they may go."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    policy: EgressPolicy = EgressPolicy()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HttpToolSettings:
+        """``HTTP_TOOLS_TIMEOUT`` (s), ``HTTP_TOOLS_MAX_RESPONSE_BYTES``, and the egress policy."""
+        return cls(
+            timeout=float(env.get("HTTP_TOOLS_TIMEOUT") or DEFAULT_TIMEOUT),
+            max_bytes=int(env.get("HTTP_TOOLS_MAX_RESPONSE_BYTES") or DEFAULT_MAX_BYTES),
+            policy=EgressPolicy.from_env(env),
+        )
+
+
+def parameters_schema(inputs: list[FieldSpec]) -> dict[str, Any]:
+    """The JSON schema of a tool's ``input_schema``."""
+    properties: dict[str, Any] = {}
+    for field in inputs:
+        prop: dict[str, Any]
+        match field.type:
+            case "number":
+                prop = {"type": "number"}
+            case "boolean":
+                prop = {"type": "boolean"}
+            case "enum":
+                prop = {"type": "string", "enum": list(field.enum_options or [])}
+            case "date":
+                prop = {"type": "string", "format": "date"}
+            case "datetime":
+                prop = {"type": "string", "format": "date-time"}
+            case _:
+                prop = {"type": "string"}
+        hint = {"date": " (YYYY-MM-DD)", "datetime": " (ISO 8601, e.g. 2026-05-01T14:30:00)"}
+        description = (field.description or "") + hint.get(field.type, "")
+        if description:
+            prop["description"] = description.strip()
+        properties[field.name] = prop
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [f.name for f in inputs if f.required],
+    }
+
+
+def _coerce(field: FieldSpec, value: Any) -> Any:
+    """A value of the field's type, or ValueError saying what is expected."""
+    match field.type:
+        case "number":
+            if isinstance(value, bool):
+                raise ValueError("must be a number")
+            if isinstance(value, int | float):
+                return value
+            number = float(str(value))
+            return int(number) if number.is_integer() else number
+        case "boolean":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false"):
+                return str(value).lower() == "true"
+            raise ValueError("must be true or false")
+        case "enum":
+            if str(value) not in (field.enum_options or []):
+                raise ValueError(f"must be one of {', '.join(field.enum_options or [])}")
+            return str(value)
+        case "date":
+            return date.fromisoformat(str(value)).isoformat()
+        case "datetime":
+            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return str(value)
+        case _:
+            if isinstance(value, dict | list):
+                raise ValueError("must be text")
+            return as_text(value)
+
+
+def check_arguments(inputs: list[FieldSpec], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The LLM's arguments, typed as declared; unknown ones are dropped.
+
+    Raises ``llm.ToolError`` naming every missing or malformed argument.
+    """
+    problems: list[str] = []
+    checked: dict[str, Any] = {}
+    for field in inputs:
+        value = raw.get(field.name)
+        if value is None or value == "":
+            if field.required:
+                problems.append(f"{field.name} is required")
+            continue
+        try:
+            checked[field.name] = _coerce(field, value)
+        except ValueError as err:
+            reason = str(err) if str(err).startswith("must") else f"must be a {field.type}"
+            problems.append(f"{field.name} {reason}")
+    if problems:
+        raise llm.ToolError("Invalid arguments: " + "; ".join(problems) + ".")
+    return checked
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A rendered request and the values that must never be shown."""
+
+    method: str
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes | None
+    secrets: tuple[str, ...]
+
+
+def prepare(
+    tool: CustomTool, variables: Mapping[str, Any], arguments: Mapping[str, Any]
+) -> PreparedRequest:
+    """Render ``tool``'s request; raises ``llm.ToolError`` if it cannot be built."""
+    values = {**variables, **arguments}
+    url_values = {
+        **variables,
+        **{k: quote(as_text(v), safe="") for k, v in arguments.items()},
+    }
+    url = render_text(tool.url, url_values).text
+    params = {p.key: render_text(p.value, values).text for p in tool.query_params}
+    headers: dict[str, str] = {}
+    for header in tool.headers:
+        value = render_text(header.value, values).text
+        if "\r" in value or "\n" in value:
+            raise llm.ToolError(f"The {header.key} header cannot be built for this request.")
+        headers[header.key] = value
+    body: bytes | None = None
+    if tool.body_template and tool.method in _BODY_METHODS:
+        try:
+            body = render_json(tool.body_template, values).text.encode()
+        except TemplateError:
+            raise llm.ToolError("The request body could not be built.") from None
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    secrets = [v for v in headers.values() if len(v) >= 6]
+    secrets += [v for k, v in params.items() if _SECRET_KEY.search(k) and len(v) >= 6]
+    secrets += [token for v in headers.values() for token in v.split() if len(token) >= 6]
+    return PreparedRequest(
+        method=tool.method,
+        url=url,
+        params=params,
+        headers=headers,
+        body=body,
+        secrets=tuple(sorted(set(secrets), key=len, reverse=True)),
+    )
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret replaced by ``[redacted]``."""
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_message(data: Any) -> str | None:
+    if isinstance(data, dict):
+        for key in ("message", "error", "detail", "title"):
+            value = data.get(key)
+            if isinstance(value, str):
+                return value
+            if isinstance(value, dict):
+                nested = _error_message(value)
+                if nested:
+                    return nested
+    return None
+
+
+def describe(response: Response, secrets: tuple[str, ...]) -> str:
+    """What the LLM is told of ``response``; raises ``llm.ToolError`` when the call failed."""
+    text = response.body.decode("utf-8", errors="replace")
+    data: Any = None
+    declared_json = "json" in response.content_type
+    is_json = False
+    if declared_json or text[:1] in ("{", "["):
+        try:
+            data = json.loads(text)
+            is_json = True
+        except json.JSONDecodeError:
+            pass
+    if response.status >= 400:
+        message = _error_message(data) if is_json else None
+        detail = f": {_clip(redact(message, secrets), 200)}" if message else ""
+        raise llm.ToolError(f"The service answered HTTP {response.status}{detail}")
+    if not response.body.strip():
+        return f"Done (HTTP {response.status}, no content)."
+    suffix = " (response truncated)" if response.truncated else ""
+    if is_json:
+        compact = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _clip(redact(compact, secrets), LLM_CHARS) + suffix
+    if "html" in response.content_type or text.lstrip()[:1] == "<":
+        raise llm.ToolError("The service answered with a web page, not data.")
+    textual = response.content_type.startswith("text/") or declared_json
+    if response.content_type and not textual:
+        raise llm.ToolError(f"The service answered with {response.content_type}, not data.")
+    return _clip(redact(text, secrets), LLM_CHARS) + suffix
+
+
+def _build(tool: CustomTool, ctx: PluginContext, settings: HttpToolSettings) -> llm.Tool:
+    variables: dict[str, Any] = {**ctx.spec.variables, "call_id": ctx.spec.call.id}
+
+    async def handler(raw_arguments: dict[str, object], context: RunContext) -> str:
+        arguments = check_arguments(tool.input_schema, raw_arguments)
+        prepared = prepare(tool, variables, arguments)
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            response = await request(
+                prepared.method,
+                prepared.url,
+                policy=settings.policy,
+                time_limit=settings.timeout,
+                max_bytes=settings.max_bytes,
+                headers=prepared.headers,
+                params=prepared.params,
+                data=prepared.body,
+            )
+        except EgressRefused:
+            outcome = "refused"
+            raise llm.ToolError("This tool's address is not allowed.") from None
+        except TimeoutError:
+            outcome = "timeout"
+            raise llm.ToolError(
+                f"The service did not answer within {settings.timeout:g} seconds."
+            ) from None
+        except aiohttp.ClientError:
+            outcome = "unreachable"
+            raise llm.ToolError("The service could not be reached.") from None
+        else:
+            outcome = str(response.status)
+        finally:
+            elapsed = round(time.perf_counter() - started, 3)
+            ctx.control.event("http_tool", tool=tool.name, outcome=outcome, seconds=elapsed)
+            logger.debug("http tool %s: %s in %.3f s", tool.name, outcome, elapsed)
+        return describe(response, prepared.secrets)
+
+    schema = {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": parameters_schema(tool.input_schema),
+    }
+    return llm.function_tool(handler, raw_schema=schema)
+
+
+def tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:
+    """One tool per usable ``custom_tools[]`` entry (unusable ones were warned about)."""
+    settings = HttpToolSettings.from_env(ctx.env)
+    return [
+        _build(tool, ctx, settings)
+        for tool in ctx.spec.assistant.custom_tools
+        if tool.unusable_reason() is None
+    ]

@@ -1,0 +1,107 @@
+"""The replay's stand-ins: the scripted LLM server and the recorded speech-to-text."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from livekit import rtc
+from livekit.agents import APIConnectOptions, APIStatusError, llm, stt
+
+from agent_runtime.replay.llm_server import (
+    LLMScript,
+    ScriptedAnswer,
+    ScriptedLLMServer,
+    ScriptedToolCall,
+    When,
+)
+from agent_runtime.replay.local_server import serve
+from agent_runtime.replay.recorded_call import RecordedCall, Utterance
+from agent_runtime.replay.stt import ReplaySTT
+
+from .conftest import FIXTURES
+
+
+async def _chat(base: str, messages: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    from livekit.plugins import openai
+
+    model = openai.LLM(model="m", base_url=f"{base}/v1", api_key="k")
+    ctx = llm.ChatContext.empty()
+    for role, text in messages:
+        ctx.add_message(role=role, content=text)  # type: ignore[arg-type]
+    text, calls = "", []
+    no_retry = APIConnectOptions(max_retry=0)
+    async with model.chat(chat_ctx=ctx, conn_options=no_retry) as stream:
+        async for chunk in stream:
+            if chunk.delta and chunk.delta.content:
+                text += chunk.delta.content
+            if chunk.delta and chunk.delta.tool_calls:
+                calls += [c.name for c in chunk.delta.tool_calls]
+    return text, calls
+
+
+SCRIPT = LLMScript(
+    answers=[
+        ScriptedAnswer(when=When(greeting=True), text="Hello!", ttft=0),
+        ScriptedAnswer(
+            when=When(user_contains="order"),
+            tool_calls=[ScriptedToolCall(name="lookup", arguments={"id": "1"})],
+            ttft=0,
+        ),
+        ScriptedAnswer(when=When(user_contains="broken"), status=500, ttft=0),
+    ]
+)
+
+
+async def test_answers_are_picked_by_the_moment_of_the_call() -> None:
+    server = ScriptedLLMServer(SCRIPT)
+    async with serve(server.app) as base:
+        assert await _chat(base, [("system", "be nice")]) == ("Hello!", [])
+        assert await _chat(base, [("user", "where is my ORDER")]) == ("", ["lookup"])
+        # asked again (a retried request): the same answer is served again
+        assert await _chat(base, [("user", "my order?")]) == ("", ["lookup"])
+        with pytest.raises(APIStatusError):
+            await _chat(base, [("user", "something broken")])
+        with pytest.raises(APIStatusError):
+            await _chat(base, [("user", "unscripted")])
+    assert [r.answered_with for r in server.requests] == [0, 1, 1, 2, None]
+
+
+def test_replay_stt_releases_only_what_it_heard() -> None:
+    position = 0.0
+    engine = ReplaySTT(
+        [
+            Utterance(start=0.1, end=0.5, text="heard"),
+            Utterance(start=1.0, end=1.4, text="dropped"),
+        ],
+        lambda: position,
+    )
+
+    async def main() -> list[str]:
+        nonlocal position
+        stream = engine.stream()
+        silence = rtc.AudioFrame(np.zeros(160, dtype=np.int16).tobytes(), 8000, 1, 160)
+        for step in range(1, 100):
+            position = step * 0.02
+            if 0.9 <= position <= 1.5:
+                continue  # this audio never reached the stream (discarded by the session)
+            stream.push_frame(silence)
+            await asyncio.sleep(0)
+        stream.end_input()
+        texts = []
+        async for event in stream:
+            if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                texts.append(event.alternatives[0].text)
+        return texts
+
+    assert asyncio.run(main()) == ["heard"]
+
+
+def test_recorded_call_folder_loads() -> None:
+    recorded = RecordedCall.load(FIXTURES / "calls/order_status")
+    assert recorded.sample_rate == 8000
+    assert recorded.hangup_at == 26.0
+    assert recorded.http.origins() == {"https://api.acme.example"}
+    with pytest.raises(FileNotFoundError, match="call.json"):
+        RecordedCall.load(FIXTURES)

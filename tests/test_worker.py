@@ -1,0 +1,524 @@
+"""The worker's job, run in the framework's fake job context.
+
+The outside world is faked at its network boundary: a local twirp server stands in for the
+LiveKit server API (the real ``livekit-api`` client sends it DeleteRoom), a local config
+endpoint serves call configs, and a recorded call plays the caller (replayed media, recorded
+transcripts, a scripted OpenAI-compatible server for the real ``openai`` plugin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from livekit import api, rtc
+from livekit.agents import JobExecutorType, JobProcess, inference
+from livekit.agents.testing import fake_job_context
+
+from agent_runtime.commands import worker as worker_command
+from agent_runtime.config.spec import CallSpec
+from agent_runtime.media.room import AudioSourceSink, RoomMedia, TrackAudioInput
+from agent_runtime.offline_tts import OfflineTTS
+from agent_runtime.providers import Providers, build_turn_detector, build_vad
+from agent_runtime.replay.clock import InlineExecutor, run_virtual
+from agent_runtime.replay.expect import check
+from agent_runtime.replay.llm_server import ScriptedLLMServer
+from agent_runtime.replay.local_server import serve
+from agent_runtime.replay.media import ReplayMedia
+from agent_runtime.replay.recorded_call import RecordedCall
+from agent_runtime.replay.run import recorded_services
+from agent_runtime.replay.stt import ReplaySTT
+from agent_runtime.report.model import CallReport
+from agent_runtime.telephony.room import CallerPresence, RoomTelephony
+from agent_runtime.worker import (
+    VAD_KEY,
+    CallLine,
+    JobOutcome,
+    WorkerSettings,
+    env_providers,
+    prewarm,
+    run_call_job,
+)
+
+from .conftest import FIXTURES
+from .fakes_livekit import API_KEY, API_SECRET, ConfigEndpoint, FakeLiveKitServer
+
+ORDER_STATUS = FIXTURES / "calls" / "order_status"
+FAKE_ROOM = "fake-room"
+"""The room of ``fake_job_context()``'s job."""
+CALLER_NUMBER = "+14155550123"
+CONFIG_TOKEN = "cfg-token-7c1e"
+
+
+# -- a recorded call as the job's caller -------------------------------------------------------
+
+
+class ReplayedLine:
+    """Connects a job to a recorded call: replayed media, recorded transcripts, scripted LLM."""
+
+    def __init__(self, recorded: RecordedCall, llm_url: str) -> None:
+        self.recorded = recorded
+        self.llm_url = llm_url
+        self.media = ReplayMedia(recorded)
+        self.connected = 0
+        self.closed = 0
+
+    async def connect(self, ctx: Any, settings: WorkerSettings) -> CallLine:
+        self.connected += 1
+        return CallLine(
+            media=self.media, caller_gone=self.media.caller_audio.hung_up, close=self._close
+        )
+
+    async def _close(self) -> None:
+        self.closed += 1
+
+    def providers(self, spec: CallSpec) -> Providers:
+        from livekit.plugins import openai
+
+        return Providers(
+            stt=ReplaySTT(list(self.recorded.stt.utterances), self.media.playhead),
+            llm=openai.LLM(model="gpt-4.1", base_url=self.llm_url, api_key="replay"),
+            tts=OfflineTTS(engine="synthetic"),
+            vad=build_vad(InlineExecutor()),
+            turn_detector=build_turn_detector(),
+        )
+
+
+class NoLine:
+    """A line factory for calls that must never be connected."""
+
+    def __init__(self) -> None:
+        self.connected = 0
+
+    async def connect(self, ctx: Any, settings: WorkerSettings) -> CallLine:
+        self.connected += 1
+        raise AssertionError("a call that cannot run was connected")
+
+
+@pytest.fixture
+def livekit_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Points the job's LiveKit API client (``JobContext.api``) at a local server."""
+
+    def point_at(url: str) -> None:
+        monkeypatch.setenv("LIVEKIT_URL", url)
+        monkeypatch.setenv("LIVEKIT_API_KEY", API_KEY)
+        monkeypatch.setenv("LIVEKIT_API_SECRET", API_SECRET)
+
+    return point_at
+
+
+def _call_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((ORDER_STATUS / "call.json").read_text())
+    return document
+
+
+def _saved(outcome: JobOutcome) -> dict[str, Any]:
+    assert outcome.report_path is not None
+    saved: dict[str, Any] = json.loads(outcome.report_path.read_text())
+    return saved
+
+
+# -- a call that runs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metadata_kind", ["inline", "reference"])
+def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
+    metadata_kind: str,
+    tmp_path: Path,
+    livekit_env: Callable[[str], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorded = RecordedCall.load(ORDER_STATUS)
+    document = _call_document()
+    livekit = FakeLiveKitServer()
+    configs = ConfigEndpoint({"call_order_status": document})
+    llm = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
+
+    async def job() -> tuple[JobOutcome, ReplayedLine]:
+        async with (
+            serve(livekit.app) as livekit_url,
+            serve(configs.app) as config_url,
+            serve(llm.app) as llm_url,
+            recorded_services(recorded, {}) as (integrations, _),
+        ):
+            livekit_env(livekit_url)
+            env = {"AGENT_REPORT_DIR": str(tmp_path), **integrations}
+            metadata = json.dumps(document)
+            if metadata_kind == "reference":
+                env["AGENT_CONFIG_URL"] = f"{config_url}/calls/{{call_id}}"
+                env["AGENT_CONFIG_TOKEN"] = CONFIG_TOKEN
+                metadata = json.dumps({"call_id": "call_order_status"})
+            line = ReplayedLine(recorded, f"{llm_url}/v1")
+            with fake_job_context(job_metadata=metadata) as ctx:
+                outcome = await run_call_job(
+                    ctx,
+                    WorkerSettings.from_env(env),
+                    connect_line=line.connect,
+                    make_providers=line.providers,
+                )
+            return outcome, line
+
+    with caplog.at_level(logging.INFO, logger="agent_runtime"):
+        outcome, line = run_virtual(job)
+
+    report = outcome.report
+    assert check(report, recorded.expect) == []
+    assert report.status == "completed"
+    assert line.connected == 1 and line.closed == 1
+    # the hang-up is a real DeleteRoom request, signed with the API key and secret
+    assert livekit.rejected == []
+    assert [r.room for r in livekit.requests("DeleteRoom")] == [FAKE_ROOM]
+    (call,) = livekit.calls
+    assert call.content_type == "application/protobuf"
+    assert call.claims.video is not None and call.claims.video.room_create
+    # the report is written under AGENT_REPORT_DIR/<call id>/
+    assert outcome.report_path == tmp_path / "call_order_status" / "report.json"
+    assert _saved(outcome)["end_reason"] == "user_hangup"
+    if metadata_kind == "reference":
+        assert configs.requests == [("call_order_status", f"Bearer {CONFIG_TOKEN}")]
+    else:
+        assert configs.requests == []
+    # one INFO summary, with no phone number, transcript or secret in any INFO line
+    summaries = [r.getMessage() for r in caplog.records if "ended:" in r.getMessage()]
+    assert len(summaries) == 1
+    assert "call_order_status" in summaries[0] and "end_reason=user_hangup" in summaries[0]
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    for line_text in info:
+        for private in (CALLER_NUMBER, "where my order is", "crm-live-7f3a9c2e", API_SECRET):
+            assert private not in line_text
+
+
+# -- calls that cannot run ---------------------------------------------------------------------
+
+
+async def _run_unrunnable(
+    metadata: str,
+    env: dict[str, str],
+    livekit: FakeLiveKitServer,
+    livekit_env: Callable[[str], None],
+    make_providers: Callable[[CallSpec], Providers] | None = None,
+) -> JobOutcome:
+    line = NoLine()
+
+    def no_providers(spec: CallSpec) -> Providers:
+        raise AssertionError("providers were built for a call that cannot run")
+
+    async with serve(livekit.app) as livekit_url:
+        livekit_env(livekit_url)
+        with fake_job_context(job_metadata=metadata) as ctx:
+            outcome = await run_call_job(
+                ctx,
+                WorkerSettings.from_env(env),
+                connect_line=line.connect,
+                make_providers=make_providers or no_providers,
+            )
+    assert line.connected == 0
+    return outcome
+
+
+def _assert_not_run(report: CallReport, end_reason: str) -> None:
+    assert report.status == "error"
+    assert report.ended_by == "system"
+    assert report.end_reason == end_reason
+    assert report.transcript == []
+    assert [e.type for e in report.runtime.events] == ["hung_up"]
+
+
+def _invalid_mode() -> str:
+    document = _call_document()
+    document["call"]["assistant"]["first_sentence_mode"] = "sometimes"
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "folder", "error_part"),
+    [
+        ("", "job-fake-job", "is empty"),
+        ("{not json", "job-fake-job", "not valid JSON"),
+        (_invalid_mode(), "call_order_status", "$.call.assistant.first_sentence_mode"),
+        ('{"call_id": "call_9"}', "call_9", "AGENT_CONFIG_URL is not set"),
+    ],
+)
+async def test_invalid_config_is_hung_up_and_reported(
+    metadata: str,
+    folder: str,
+    error_part: str,
+    tmp_path: Path,
+    livekit_env: Callable[[str], None],
+) -> None:
+    livekit = FakeLiveKitServer()
+    outcome = await _run_unrunnable(
+        metadata, {"AGENT_REPORT_DIR": str(tmp_path)}, livekit, livekit_env
+    )
+
+    _assert_not_run(outcome.report, "invalid_config")
+    assert error_part in (outcome.report.runtime.error or "")
+    assert [r.room for r in livekit.requests("DeleteRoom")] == [FAKE_ROOM]
+    assert outcome.report_path == tmp_path / folder / "report.json"
+    saved = _saved(outcome)
+    assert saved["end_reason"] == "invalid_config"
+    assert error_part in saved["runtime"]["error"]
+
+
+async def test_config_endpoint_down_is_config_unavailable(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    livekit = FakeLiveKitServer()
+    configs = ConfigEndpoint({}, status=503)
+    async with serve(configs.app) as config_url:
+        env = {
+            "AGENT_REPORT_DIR": str(tmp_path),
+            "AGENT_CONFIG_URL": f"{config_url}/calls/{{call_id}}",
+            "AGENT_CONFIG_RETRIES": "0",
+        }
+        outcome = await _run_unrunnable('{"call_id": "call_42"}', env, livekit, livekit_env)
+
+    _assert_not_run(outcome.report, "config_unavailable")
+    assert outcome.report.runtime.call_id == "call_42"
+    assert "HTTP 503" in (outcome.report.runtime.error or "")
+    assert configs.requests == [("call_42", None)]
+    assert len(livekit.requests("DeleteRoom")) == 1
+    assert outcome.report_path == tmp_path / "call_42" / "report.json"
+
+
+async def test_missing_provider_key_is_provider_unavailable(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    livekit = FakeLiveKitServer()
+    settings = WorkerSettings.from_env({"AGENT_REPORT_DIR": str(tmp_path)})
+    outcome = await _run_unrunnable(
+        json.dumps(_call_document()),
+        {"AGENT_REPORT_DIR": str(tmp_path)},
+        livekit,
+        livekit_env,
+        make_providers=env_providers(settings, vad=None),
+    )
+
+    report = outcome.report
+    _assert_not_run(report, "provider_unavailable")
+    assert "OPENAI_API_KEY is not set" in (report.runtime.error or "")
+    assert report.runtime.call_id == "call_order_status"
+    assert report.runtime.direction == "inbound"
+    assert report.phone_number == CALLER_NUMBER
+    assert len(livekit.requests("DeleteRoom")) == 1
+
+
+async def test_report_is_written_even_when_the_hang_up_fails(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    livekit = FakeLiveKitServer(errors={"DeleteRoom": (403, "permission_denied")})
+    outcome = await _run_unrunnable("", {"AGENT_REPORT_DIR": str(tmp_path)}, livekit, livekit_env)
+
+    assert outcome.report.end_reason == "invalid_config"
+    assert outcome.report.runtime.events == []
+    assert outcome.report.runtime.warnings == ["hang up failed: ServerError"]
+    assert len(livekit.requests("DeleteRoom")) == 1
+    assert _saved(outcome)["runtime"]["warnings"] == ["hang up failed: ServerError"]
+
+
+# -- the telephony port ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _telephony_against(livekit: FakeLiveKitServer) -> AsyncIterator[RoomTelephony]:
+    async with serve(livekit.app) as url:
+        lkapi = api.LiveKitAPI(url, API_KEY, API_SECRET)
+        try:
+            yield RoomTelephony(lkapi, "room-7", asyncio.Event())
+        finally:
+            await lkapi.aclose()
+
+
+async def test_hang_up_deletes_the_room_once_and_tolerates_a_room_already_gone() -> None:
+    livekit = FakeLiveKitServer(errors={"DeleteRoom": (404, "not_found")})
+    async with _telephony_against(livekit) as telephony:
+        await telephony.hang_up()
+        await telephony.hang_up()
+    assert [r.room for r in livekit.requests("DeleteRoom")] == ["room-7"]
+
+
+async def test_hang_up_refused_by_the_server_is_raised() -> None:
+    livekit = FakeLiveKitServer(errors={"DeleteRoom": (403, "permission_denied")})
+    async with _telephony_against(livekit) as telephony:
+        with pytest.raises(api.TwirpError) as raised:
+            await telephony.hang_up()
+    assert raised.value.code == "permission_denied"
+
+
+async def test_wait_for_hangup_follows_the_caller_signal() -> None:
+    gone = asyncio.Event()
+    lkapi = api.LiveKitAPI("http://127.0.0.1:9", API_KEY, API_SECRET)
+    waiting = asyncio.create_task(RoomTelephony(lkapi, "r", gone).wait_for_hangup())
+    try:
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        gone.set()
+        await asyncio.wait_for(waiting, 1.0)
+    finally:
+        waiting.cancel()
+        await lkapi.aclose()
+
+
+async def test_a_caller_absent_from_the_room_counts_as_gone() -> None:
+    presence = CallerPresence(rtc.Room(), "sip_caller")
+    presence.close()
+    assert presence.gone.is_set()
+
+
+# -- room media, offline -----------------------------------------------------------------------
+
+
+def _tone(sample_rate: int, samples: int) -> rtc.AudioFrame:
+    data = (np.sin(np.arange(samples) * 0.1) * 8000).astype(np.int16)
+    return rtc.AudioFrame(data.tobytes(), sample_rate, 1, samples)
+
+
+def _peak(frame: rtc.AudioFrame) -> int:
+    return int(np.abs(np.frombuffer(frame.data, dtype=np.int16)).max(initial=0))
+
+
+async def test_caller_audio_is_silence_until_a_track_then_the_track_then_silence() -> None:
+    """The sink's track played into the input: what the agent publishes, the input hears."""
+    source = rtc.AudioSource(24000, 1, queue_size_ms=200)
+    sink = AudioSourceSink(source)
+    track = rtc.LocalAudioTrack.create_audio_track("caller", source)
+    caller_audio = TrackAudioInput()
+    try:
+        before = await anext(caller_audio)
+        assert (before.sample_rate, before.samples_per_channel, _peak(before)) == (16000, 320, 0)
+
+        caller_audio.attach(track)
+
+        async def speak() -> None:
+            for _ in range(25):
+                await sink.write(_tone(24000, 480))
+
+        speaking = asyncio.create_task(speak())
+        try:
+            heard = [await anext(caller_audio) for _ in range(40)]
+        finally:
+            await speaking
+        loud = [f for f in heard if _peak(f) > 4000]
+        assert len(loud) >= 15
+        assert all(f.sample_rate == 16000 and f.samples_per_channel == 320 for f in heard)
+
+        caller_audio.detach()
+        after = [await anext(caller_audio) for _ in range(3)]
+        assert all(_peak(f) == 0 for f in after)
+    finally:
+        await caller_audio.aclose()
+        await source.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await anext(caller_audio)
+
+
+async def test_room_media_follows_only_the_callers_microphone() -> None:
+    """Subscriptions arrive as room events; only the caller's microphone is listened to."""
+    room = rtc.Room()
+    media = RoomMedia(room, "sip_caller")
+    source = rtc.AudioSource(24000, 1, queue_size_ms=200)
+    track = rtc.LocalAudioTrack.create_audio_track("phone", source)
+    microphone = SimpleNamespace(source=rtc.TrackSource.SOURCE_MICROPHONE)
+
+    async def speak() -> None:
+        while True:
+            await AudioSourceSink(source).write(_tone(24000, 480))
+
+    async def loudest(count: int) -> int:
+        return max([_peak(await anext(media.caller_audio)) for _ in range(count)])
+
+    speaking = asyncio.create_task(speak())
+    try:
+        room.emit("track_subscribed", track, microphone, SimpleNamespace(identity="someone"))
+        assert await loudest(10) == 0
+        room.emit("track_subscribed", track, microphone, SimpleNamespace(identity="sip_caller"))
+        assert await loudest(10) > 4000
+        room.emit("track_unsubscribed", track, microphone, SimpleNamespace(identity="sip_caller"))
+        assert await loudest(5) == 0
+    finally:
+        speaking.cancel()
+        await asyncio.gather(speaking, return_exceptions=True)
+        await media.aclose()
+        await source.aclose()
+    assert media.sample_rate == 24000
+
+
+async def test_sink_playout_waits_for_the_queued_audio() -> None:
+    source = rtc.AudioSource(24000, 1, queue_size_ms=200)
+    sink = AudioSourceSink(source)
+    try:
+        for _ in range(10):
+            await sink.write(_tone(24000, 480))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await sink.wait_for_playout()
+        assert loop.time() - started > 0.05
+        assert source.queued_duration == 0
+    finally:
+        await source.aclose()
+
+
+# -- process setup and command line ------------------------------------------------------------
+
+
+def test_prewarm_keeps_one_vad_for_the_process() -> None:
+    proc = JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=None)
+    prewarm(proc)
+    assert isinstance(proc.userdata[VAD_KEY], inference.VAD)
+
+
+def test_settings_defaults_and_environment() -> None:
+    default = WorkerSettings.from_env({})
+    assert default.agent_name == "agent-runtime"
+    assert default.report_dir == Path("reports")
+    assert default.config_endpoint is None
+    custom = WorkerSettings.from_env(
+        {
+            "LIVEKIT_AGENT_NAME": "support-line",
+            "AGENT_REPORT_DIR": "/var/reports",
+            "AGENT_CONFIG_URL": "https://config.example/calls",
+        }
+    )
+    assert custom.agent_name == "support-line"
+    assert custom.report_dir == Path("/var/reports")
+    assert custom.config_endpoint is not None
+    assert custom.config_endpoint.url_for("c1") == "https://config.example/calls/c1"
+    with pytest.raises(ValueError, match="invalid worker setting"):
+        WorkerSettings.from_env({"AGENT_CALLER_TIMEOUT": "soon"})
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="agent-runtime")
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker_command.add_parser(commands)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.filterwarnings("ignore:the built-in Python CLI is deprecated:DeprecationWarning")
+def test_start_and_dev_forward_their_options_to_the_livekit_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    args = _parse(["start", "--url", "wss://lk.example", "--log-level", "debug"])
+    assert (args.mode, args.livekit_args) == (
+        "start",
+        ["--url", "wss://lk.example", "--log-level", "debug"],
+    )
+    assert _parse(["dev"]).mode == "dev"
+
+    help_args = _parse(["start", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        help_args.run(help_args)
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert "agent-runtime start" in shown and "--api-secret" in shown
