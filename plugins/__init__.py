@@ -11,9 +11,9 @@ from livekit.agents import llm
 
 from agent_runtime.call.context import PluginContext
 
-from . import end_call, http_tools
+from . import calendly, end_call, http_tools, sms
 
-_PLUGINS = (end_call, http_tools)
+_PLUGINS = (end_call, sms, calendly, http_tools)
 
 
 def build_tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:
