@@ -32,8 +32,9 @@ from .config.sources import ConfigEndpoint, load_job_metadata
 from .config.spec import CallSpec
 from .errors import ConfigError, ConfigFetchError, ProviderConfigError
 from .log import logger
+from .media.clip_cache import background_path, load_loop
 from .media.ports import MediaPort
-from .media.room import RoomMedia
+from .media.room import OUTPUT_SAMPLE_RATE, RoomMedia
 from .providers import ProviderEnv, Providers, build_providers, build_vad
 from .report.model import CallEvent, CallReport, RuntimeSection
 from .telephony.room import CallerPresence, RoomTelephony, delete_room
@@ -343,12 +344,17 @@ def env_providers(settings: WorkerSettings, vad: inference.VAD | None) -> Provid
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Load the VAD and end-of-turn models once per process; keep the VAD for every job."""
+    """Load once per process what every call uses.
+
+    The VAD and end-of-turn models (the VAD is kept for every job), and the office ambience
+    decoded at the output rate.
+    """
     import livekit.local_inference as local_inference
 
     local_inference.init_vad()
     local_inference.init_eot()
     proc.userdata[VAD_KEY] = build_vad()
+    load_loop(background_path("audio/office.ogg"), OUTPUT_SAMPLE_RATE)
 
 
 async def entrypoint(ctx: JobContext) -> None:

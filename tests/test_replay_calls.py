@@ -19,6 +19,8 @@ CALLS = [
     "hangup_mid_sentence",
     "end_call",
     "max_duration",
+    "sms_link",  # these two replay their recorded Twilio and Calendly answers (http.json)
+    "calendly_booking",
 ]
 
 

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,7 +28,11 @@ from livekit.agents.testing import fake_job_context
 
 from agent_runtime.commands import worker as worker_command
 from agent_runtime.config.spec import CallSpec
-from agent_runtime.media.room import AudioSourceSink, RoomMedia, TrackAudioInput
+from agent_runtime.media.room import (
+    AudioSourceSink,
+    RoomMedia,
+    TrackAudioInput,
+)
 from agent_runtime.offline_tts import OfflineTTS
 from agent_runtime.providers import Providers, build_turn_detector, build_vad
 from agent_runtime.replay.clock import InlineExecutor, run_virtual
@@ -475,6 +480,22 @@ def test_prewarm_keeps_one_vad_for_the_process() -> None:
     proc = JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=None)
     prewarm(proc)
     assert isinstance(proc.userdata[VAD_KEY], inference.VAD)
+
+
+def test_prewarm_decodes_the_office_ambience_once_per_process() -> None:
+    code = (
+        "from livekit.agents import JobExecutorType, JobProcess\n"
+        "from agent_runtime.media.clip_cache import background_path, cached_loop\n"
+        "from agent_runtime.media.room import OUTPUT_SAMPLE_RATE\n"
+        "from agent_runtime.worker import prewarm\n"
+        "path = background_path('audio/office.ogg')\n"
+        "before = cached_loop(path, OUTPUT_SAMPLE_RATE)\n"
+        "prewarm(JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None,"
+        " http_proxy=None))\n"
+        "print(before is None, cached_loop(path, OUTPUT_SAMPLE_RATE) is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
 
 
 def test_settings_defaults_and_environment() -> None:

@@ -17,6 +17,8 @@ from livekit.agents.voice import io
 from ..log import logger
 
 CALLER_SAMPLE_RATE = 16000
+OUTPUT_SAMPLE_RATE = 24000
+"""Rate of the call's output stream: what the published track carries."""
 """Rate of the caller audio handed to the session (the VAD and end-of-turn models run at 16 kHz)."""
 FRAME_MS = 20
 SILENCE_AFTER = 0.1
@@ -120,7 +122,9 @@ class RoomMedia:
     unsubscribed; ``open`` also publishes the agent's track.
     """
 
-    def __init__(self, room: rtc.Room, caller_identity: str, *, sample_rate: int = 24000):
+    def __init__(
+        self, room: rtc.Room, caller_identity: str, *, sample_rate: int = OUTPUT_SAMPLE_RATE
+    ):
         self._room = room
         self._caller = caller_identity
         self._rate = sample_rate

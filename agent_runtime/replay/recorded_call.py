@@ -7,6 +7,7 @@
 | ``stt.json`` | what speech-to-text heard, timed against ``caller.wav`` |
 | ``llm.json`` | the LLM's answers, served by a local OpenAI-compatible server |
 | ``http.json`` | optional: the answers of the HTTP services the tools called |
+| ``env.json`` | optional: the integrations' settings at recording time (dummy credentials) |
 | ``caller.json`` | optional: when the caller hangs up |
 | ``expect.json`` | optional: what the call report must show (used by the tests) |
 """
@@ -68,6 +69,7 @@ class RecordedCall:
     stt: SttScript
     llm: LLMScript
     http: HttpScript
+    env: dict[str, str]
     caller: CallerScript
     expect: dict[str, Any]
 
@@ -104,6 +106,7 @@ class RecordedCall:
             stt=SttScript.model_validate(optional("stt.json")),
             llm=LLMScript.model_validate(optional("llm.json")),
             http=HttpScript.model_validate(optional("http.json")),
+            env={str(k): str(v) for k, v in optional("env.json").items()},
             caller=CallerScript.model_validate(optional("caller.json")),
             expect=optional("expect.json"),
         )

@@ -61,13 +61,23 @@ def _model_name(model: LLMModel) -> str:
 async def recorded_services(
     recorded: RecordedCall, env: Mapping[str, str]
 ) -> AsyncIterator[tuple[dict[str, str], RecordedHttpServer]]:
-    """Serve the recorded HTTP answers; yield the integrations env that routes tools to them."""
+    """Serve the recorded HTTP answers; yield the integrations' env routed to them.
+
+    The env is the recording's ``env.json`` overridden by ``env``. Every setting that points at
+    a recorded origin (``TWILIO_BASE_URL``, a token URL...) is pointed at the local server, and
+    custom HTTP tools reach it through ``HTTP_TOOLS_REWRITE`` and ``HTTP_TOOLS_ALLOW``.
+    """
     http = RecordedHttpServer(recorded.http)
-    merged = dict(env)
+    merged = {**recorded.env, **env}
     async with AsyncExitStack() as stack:
         if recorded.http.answers:
             local = await stack.enter_async_context(serve(http.app))
-            rewrites = [f"{origin}={local}" for origin in sorted(recorded.http.origins())]
+            origins = sorted(recorded.http.origins())
+            for key, value in list(merged.items()):
+                for origin in origins:
+                    if value == origin or value.startswith(origin + "/"):
+                        merged[key] = local + value[len(origin) :]
+            rewrites = [f"{origin}={local}" for origin in origins]
             merged["HTTP_TOOLS_REWRITE"] = ",".join(
                 filter(None, [merged.get("HTTP_TOOLS_REWRITE", ""), *rewrites])
             )
