@@ -27,7 +27,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, inference, utils
 from livekit.agents.utils.participant import wait_for_participant_attribute
 
-from .call.runner import CallRunner, RunOptions
+from .call.runner import FAILURE_LINE, RECOVERY_LINE, CallRunner, RunOptions
 from .config.sources import ConfigEndpoint, load_job_metadata
 from .config.spec import CallSpec
 from .errors import ConfigError, ConfigFetchError, ProviderConfigError
@@ -139,6 +139,8 @@ async def run_call_job(
                     attempt_id=attempt_id,
                     started_at=started,
                     env=settings.env,
+                    recovery_line=_line(settings.env, "AGENT_RECOVERY_LINE", RECOVERY_LINE),
+                    failure_line=_line(settings.env, "AGENT_FAILURE_LINE", FAILURE_LINE),
                 )
                 runner = CallRunner(spec, providers, line.media, telephony, options)
                 result = await runner.run()
@@ -267,6 +269,12 @@ def _call_id_hint(metadata: str) -> str | None:
         document.get("id") if "assistant" in document else None,
     ]
     return next((c for c in candidates if isinstance(c, str) and c.strip()), None)
+
+
+def _line(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """A line the runtime says, from ``env`` when set there ("" says nothing)."""
+    value = env.get(name)
+    return default if value is None else value or None
 
 
 def _safe_name(call_id: str) -> str:

@@ -21,6 +21,7 @@ class Outcome:
 USER_HANGUP = Outcome("user", "user_hangup")
 MAX_DURATION = Outcome("system", "max_duration")
 END_CALL_TOOL = Outcome("agent", "tool_end_call")
+LLM_DOWN = Outcome("system", "llm_error", status="error", error="the LLM failed turn after turn")
 
 
 class CallEnding:

@@ -34,7 +34,8 @@ from ..report.recorder import ReportRecorder
 from .agent import AssistantAgent
 from .clips import Clip, Clips, render
 from .context import PluginContext
-from .ending import END_CALL_TOOL, MAX_DURATION, USER_HANGUP, CallEnding, Outcome
+from .ending import END_CALL_TOOL, LLM_DOWN, MAX_DURATION, USER_HANGUP, CallEnding, Outcome
+from .recovery import TurnRecovery
 from .session import TurnOptions, build_session
 
 FAREWELL_BUDGET = 20.0
@@ -43,6 +44,12 @@ CLIP_WAIT = 3.0
 """How long a goodbye waits for its pre-rendered audio before rendering it live."""
 FIRST_CLIP_WAIT = 1.5
 """How long the static greeting waits for its pre-rendered audio before using live TTS."""
+RECOVERY_LINE = "Sorry, I missed that. Could you say it again?"
+"""Said when the LLM fails a turn after its retries, so the caller is not left in silence."""
+FAILURE_LINE = (
+    "I am sorry, we are having technical difficulties. Please call us back later. Goodbye."
+)
+"""Said before hanging up when the providers keep failing and the session gives up."""
 STEP_TIMEOUT = 5.0
 """Bound on each teardown step (hang up, session close): a worker job is cancelled 15 s after
 its room is gone, and the report must be written before that."""
@@ -64,6 +71,10 @@ class RunOptions:
     """Caller turns typed as text (the console's text mode), taken as said."""
     on_row: Callable[[TranscriptRow], None] | None = None
     """Called with every transcript row as it is added (the console prints them)."""
+    recovery_line: str | None = RECOVERY_LINE
+    """Said when the LLM fails a turn; None: say nothing."""
+    failure_line: str | None = FAILURE_LINE
+    """Said before hanging up a call whose session failed; None: hang up silently."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ class CallRunner:
         if self._session is not None:
             self._session.input.set_audio_enabled(False)
         speech.add_done_callback(
-            lambda _: self._spawn(self._farewell(END_CALL_TOOL, "end_of_call_sentence"))
+            lambda _: self._spawn(self._farewell(END_CALL_TOOL, "end_of_call_sentence", farewell))
         )
 
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
@@ -165,6 +176,8 @@ class CallRunner:
                 "end_of_call_sentence": spec.end_of_call_sentence,
                 "max_duration_end_message": spec.max_duration_end_message,
                 "voicemail_message": spec.voicemail_message,
+                "recovery_line": self._options.recovery_line,
+                "failure_line": self._options.failure_line,
             },
         )
         session = build_session(providers, self._options.turn)
@@ -187,6 +200,17 @@ class CallRunner:
         session.output.audio = synchronizer.audio_output
         session.output.transcription = synchronizer.text_output
         session.on("close", self._on_close)
+        TurnRecovery(
+            session,
+            line=self._options.recovery_line,
+            clip=lambda: clips.get("recovery_line", wait_at_most=CLIP_WAIT),
+            active=lambda: self._ending.outcome is None and not self._closed.is_set(),
+            spawn=self._spawn,
+            event=self._recorder.event,
+            give_up=lambda: self._spawn(
+                self._farewell(LLM_DOWN, "failure_line", self._options.failure_line)
+            ),
+        )
         self._recorder.attach(session, self._output)
         self._output.start()
         await session.start(agent, record=False)  # the runner records; no cloud upload
@@ -224,34 +248,34 @@ class CallRunner:
                 if finished in done:
                     return
                 if closed in done:
-                    self._ending.decide(self._closed_outcome())
-                    return
+                    failure = self._options.failure_line
+                    self._spawn(self._farewell(self._closed_outcome(), "failure_line", failure))
                 if limit in done:
                     self._recorder.event("max_duration_reached")
-                    self._spawn(self._farewell(MAX_DURATION, "max_duration_end_message"))
+                    message = self._spec.max_duration_end_message
+                    self._spawn(self._farewell(MAX_DURATION, "max_duration_end_message", message))
         finally:
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
 
-    async def _farewell(self, outcome: Outcome, sentence: str) -> None:
+    async def _farewell(self, outcome: Outcome, sentence: str, text: str | None) -> None:
         """Carry out an end decided by the agent or the system: goodbye, then hang up."""
         if not self._ending.decide(outcome):
             return
         try:
-            await asyncio.wait_for(self._say_goodbye(sentence), FAREWELL_BUDGET)
+            await asyncio.wait_for(self._say_goodbye(sentence, text), FAREWELL_BUDGET)
         except TimeoutError:
             self._recorder.warn(f"the goodbye ({sentence}) did not finish in time; hung up anyway")
         finally:
             self._finished.set()
 
-    async def _say_goodbye(self, sentence: str) -> None:
+    async def _say_goodbye(self, sentence: str, text: str | None) -> None:
         session = self._session
         if session is not None:
-            session.input.set_audio_enabled(False)
             with contextlib.suppress(Exception):
+                session.input.set_audio_enabled(False)
                 session.interrupt(force=True)
-        text: str | None = getattr(self._spec, sentence)
         if not text:
             return
         clip = await self._goodbye_clip(sentence, text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from livekit.agents import AgentSession, TurnHandlingOptions, llm
+from livekit.agents import AgentSession, APIConnectOptions, TurnHandlingOptions, llm
+from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from ..providers import Providers
 
@@ -26,6 +27,12 @@ class TurnOptions:
     """Start the LLM on the final transcript, before the end of turn is confirmed."""
     max_tool_steps: int = 5
     """Consecutive tool rounds allowed in one reply (IVR menus need several)."""
+    provider_retries: int = 2
+    """Retries of a failed LLM or TTS request, ``provider_retry_interval`` apart: a caller
+    waits through them, so they are few and quick (the framework's default waits 2 s each)."""
+    provider_retry_interval: float = 0.5
+    provider_timeout: float = 8.0
+    """Seconds to connect to a provider before the attempt counts as failed."""
 
 
 def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
@@ -56,8 +63,14 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
         kwargs["stt"] = providers.stt
     if providers.tts is not None:
         kwargs["tts"] = providers.tts
+    quick = APIConnectOptions(
+        max_retry=options.provider_retries,
+        retry_interval=options.provider_retry_interval,
+        timeout=options.provider_timeout,
+    )
     return AgentSession(
         llm=providers.llm,
+        conn_options=SessionConnectOptions(llm_conn_options=quick, tts_conn_options=quick),
         vad=providers.vad,
         turn_handling=turn_handling,
         aec_warmup_duration=None,
