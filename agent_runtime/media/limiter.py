@@ -19,9 +19,9 @@ CEILING = 0.99
 def soft_limit(mix: npt.NDArray[np.float32]) -> None:
     """Limit ``mix`` (floats, 1.0 = full scale) in place."""
     magnitude = np.abs(mix)
-    over = magnitude > KNEE
-    if not over.any():
+    if magnitude.max(initial=0.0) <= KNEE:  # the usual case: one pass, nothing to bend
         return
+    over = magnitude > KNEE
     span = np.float32(CEILING - KNEE)
     bent = KNEE + span * np.tanh((magnitude[over] - np.float32(KNEE)) / span)
     mix[over] = np.copysign(bent, mix[over]).astype(np.float32)

@@ -54,6 +54,9 @@ class OutputStats:
 
     frames: int = 0
     late_frames: int = 0
+    late_seconds: float = 0.0
+    """How far behind its clock the pacer had fallen, summed over the late frames: each time
+    it restarts its clock instead of catching up, the caller hears a gap this long."""
     voice_frames: int = 0
 
 
@@ -77,7 +80,9 @@ class CallAudioOutput(io.AudioOutput):
         self._rate = sample_rate
         self._frame_samples = int(sample_rate * FRAME_SECONDS)
         self._layers = list(layers)
-        self._voice_gain = voice_gain
+        self._voice_scale = np.float32(voice_gain / 32768.0)
+        self._buffer = np.zeros(self._frame_samples, dtype=np.float32)
+        self._silence = bytes(2 * self._frame_samples)
         self._segments: deque[_Segment] = deque()
         self._capturing: _Segment | None = None
         self._paused = False
@@ -133,6 +138,11 @@ class CallAudioOutput(io.AudioOutput):
         if frame.num_channels > 1:
             samples = samples.reshape(-1, frame.num_channels)[:, 0]
         self._capturing.queue.push(samples.copy())
+        # Voice arrives in bursts (a pre-rendered sentence, a TTS answer) and whatever the
+        # session does per captured frame (the transcript synchroniser analyses each one)
+        # would run as one block and hold the pacer back. Yielding between frames lets that
+        # work interleave with the pacer's 20 ms ticks instead.
+        await asyncio.sleep(0)
 
     def flush(self) -> None:
         """Mark the end of the segment being captured."""
@@ -225,14 +235,17 @@ class CallAudioOutput(io.AudioOutput):
 
     def _mix(self, voice: npt.NDArray[np.int16]) -> rtc.AudioFrame:
         n = self._frame_samples
-        mix = np.zeros(n, dtype=np.float32)
+        if not voice.size and not self._layers:
+            return rtc.AudioFrame(self._silence, self._rate, 1, n)  # nothing to mix
+        mix = self._buffer  # reused: each step works in place, as few numpy calls as possible
+        mix.fill(0.0)
         if voice.size:
-            mix[: voice.size] = voice.astype(np.float32) * (self._voice_gain / 32768.0)
+            np.multiply(voice, self._voice_scale, out=mix[: voice.size], dtype=np.float32)
         for layer in self._layers:
             layer.render(mix, voice.size > 0)
         soft_limit(mix)
-        data = (mix * 32767.0).astype(np.int16)
-        return rtc.AudioFrame(data.tobytes(), self._rate, 1, n)
+        mix *= np.float32(32767.0)
+        return rtc.AudioFrame(mix.astype(np.int16).tobytes(), self._rate, 1, n)
 
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
@@ -253,4 +266,5 @@ class CallAudioOutput(io.AudioOutput):
                 await asyncio.sleep(delay)
             elif delay < -FRAME_SECONDS:
                 self.stats.late_frames += 1
+                self.stats.late_seconds -= delay
                 deadline = loop.time()

@@ -17,6 +17,8 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 _GAP_SECONDS = 0.1
+_BLOCK_SECONDS = 1.0
+"""Audio at another rate is resampled in blocks of this length, not frame by frame."""
 
 
 class _Track:
@@ -27,28 +29,54 @@ class _Track:
         self._length = 0
         self._resampler: rtc.AudioResampler | None = None
         self._source_rate: int | None = None
+        # frames at another rate wait here and are resampled a block at a time: one resampler
+        # call per second of audio instead of one per 20 ms frame (the same samples result)
+        self._pending: list[npt.NDArray[np.int16]] = []
+        self._pending_size = 0
 
     def add(self, frame: rtc.AudioFrame, at: float) -> None:
-        pieces = [frame]
-        if frame.sample_rate != self._rate:
-            if self._resampler is None or self._source_rate != frame.sample_rate:
-                self._resampler = rtc.AudioResampler(frame.sample_rate, self._rate)
-                self._source_rate = frame.sample_rate
-            pieces = self._resampler.push(frame)
+        samples = np.frombuffer(frame.data, dtype=np.int16)
+        if frame.num_channels > 1:
+            samples = samples.reshape(-1, frame.num_channels)[:, 0]
+        if frame.sample_rate != self._source_rate and self._pending:
+            self._drain()
         expected = int(round((at - self._origin) * self._rate))
-        if expected - self._length > _GAP_SECONDS * self._rate:
+        if expected - self.queued_length > _GAP_SECONDS * self._rate:
+            self._drain()
             self._append(np.zeros(expected - self._length, dtype=np.int16))
-        for piece in pieces:
-            samples = np.frombuffer(piece.data, dtype=np.int16)
-            if piece.num_channels > 1:
-                samples = samples.reshape(-1, piece.num_channels)[:, 0]
+        if frame.sample_rate == self._rate:
             self._append(samples.copy())
+            return
+        if self._resampler is None or self._source_rate != frame.sample_rate:
+            self._resampler = rtc.AudioResampler(frame.sample_rate, self._rate)
+            self._source_rate = frame.sample_rate
+        self._pending.append(samples.copy())
+        self._pending_size += int(samples.size)
+        if self._pending_size >= _BLOCK_SECONDS * frame.sample_rate:
+            self._drain()
+
+    @property
+    def queued_length(self) -> int:
+        """Samples so far at the track's rate, the ones awaiting resampling included."""
+        if not self._pending_size or self._source_rate is None:
+            return self._length
+        return self._length + self._pending_size * self._rate // self._source_rate
+
+    def _drain(self) -> None:
+        if not self._pending or self._resampler is None or self._source_rate is None:
+            return
+        block = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._pending_size = [], 0
+        frame = rtc.AudioFrame(block.tobytes(), self._source_rate, 1, int(block.size))
+        for piece in self._resampler.push(frame):
+            self._append(np.frombuffer(piece.data, dtype=np.int16).copy())
 
     def _append(self, samples: npt.NDArray[np.int16]) -> None:
         self._chunks.append(samples)
         self._length += int(samples.size)
 
     def samples(self, length: int) -> npt.NDArray[np.int16]:
+        self._drain()
         joined = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
         out = np.zeros(length, dtype=np.int16)
         out[: min(length, joined.size)] = joined[:length]
@@ -56,6 +84,7 @@ class _Track:
 
     @property
     def length(self) -> int:
+        self._drain()
         return self._length
 
 
