@@ -27,6 +27,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, inference, utils
 from livekit.agents.utils.participant import wait_for_participant_attribute
 
+from .call.clip_store import ClipStore
 from .call.runner import FAILURE_LINE, RECOVERY_LINE, CallRunner, RunOptions
 from .config.sources import ConfigEndpoint, load_job_metadata
 from .config.spec import CallSpec
@@ -38,6 +39,7 @@ from .media.room import OUTPUT_SAMPLE_RATE, RoomMedia
 from .providers import ProviderEnv, Providers, build_providers, build_vad
 from .report.model import CallEvent, CallReport, RuntimeSection
 from .telephony.room import CallerPresence, RoomTelephony, delete_room
+from .warmup import warm_process
 
 DEFAULT_AGENT_NAME = "agent-runtime"
 SIP_CALL_STATUS = "sip.callStatus"
@@ -141,6 +143,7 @@ async def run_call_job(
                     env=settings.env,
                     recovery_line=_line(settings.env, "AGENT_RECOVERY_LINE", RECOVERY_LINE),
                     failure_line=_line(settings.env, "AGENT_FAILURE_LINE", FAILURE_LINE),
+                    clip_store=ClipStore.from_env(settings.env),
                 )
                 runner = CallRunner(spec, providers, line.media, telephony, options)
                 result = await runner.run()
@@ -351,18 +354,23 @@ def env_providers(settings: WorkerSettings, vad: inference.VAD | None) -> Provid
     return make
 
 
-def prewarm(proc: JobProcess) -> None:
-    """Load once per process what every call uses.
-
-    The VAD and end-of-turn models (the VAD is kept for every job), and the office ambience
-    decoded at the output rate.
-    """
+def load_models(proc: JobProcess) -> None:
+    """Load the VAD and end-of-turn models (the VAD is kept) and the decoded office ambience."""
     import livekit.local_inference as local_inference
 
     local_inference.init_vad()
     local_inference.init_eot()
     proc.userdata[VAD_KEY] = build_vad()
     load_loop(background_path("audio/office.ogg"), OUTPUT_SAMPLE_RATE)
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load once per process, while it waits for its job, the models and a call's first-use costs.
+
+    See ``load_models`` and ``warmup``.
+    """
+    load_models(proc)
+    warm_process()
 
 
 async def entrypoint(ctx: JobContext) -> None:

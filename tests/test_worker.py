@@ -157,7 +157,11 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
             recorded_services(recorded, {}) as (integrations, _),
         ):
             livekit_env(livekit_url)
-            env = {"AGENT_REPORT_DIR": str(tmp_path), **integrations}
+            env = {
+                "AGENT_REPORT_DIR": str(tmp_path),
+                "AGENT_CLIP_CACHE_DIR": str(tmp_path / "clips"),
+                **integrations,
+            }
             metadata = json.dumps(document)
             if metadata_kind == "reference":
                 env["AGENT_CONFIG_URL"] = f"{config_url}/calls/{{call_id}}"
@@ -189,6 +193,8 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
     # the report is written under AGENT_REPORT_DIR/<call id>/
     assert outcome.report_path == tmp_path / "call_order_status" / "report.json"
     assert _saved(outcome)["end_reason"] == "user_hangup"
+    # the greeting has no prompt variable: later job processes play it from the clip store
+    assert list((tmp_path / "clips").glob("*.wav"))
     if metadata_kind == "reference":
         assert configs.requests == [("call_order_status", f"Bearer {CONFIG_TOKEN}")]
     else:

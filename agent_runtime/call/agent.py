@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from livekit import rtc
 from livekit.agents import Agent, llm
 
 from ..config.spec import CallSpec
-from .clips import Clip
 
 GREETING_INSTRUCTION = "Greet the person on the phone and start the conversation."
 
@@ -20,11 +20,12 @@ class AssistantAgent(Agent):
         self,
         spec: CallSpec,
         tools: list[llm.Tool | llm.Toolset],
-        first_clip: Callable[[], Awaitable[Clip | None]],
+        first_audio: Callable[[], Awaitable[AsyncIterator[rtc.AudioFrame] | None]],
     ) -> None:
+        """``first_audio`` gives the static greeting's rendered audio (None: say it live)."""
         super().__init__(instructions=spec.instructions, tools=tools)
         self._spec = spec
-        self._first_clip = first_clip
+        self._first_audio = first_audio
 
     async def on_enter(self) -> None:
         """Greet as ``first_sentence_mode`` says, after ``first_sentence_delay_ms``."""
@@ -34,9 +35,9 @@ class AssistantAgent(Agent):
             return
         await asyncio.sleep(spec.first_sentence_delay_ms / 1000)
         if mode == "static" and spec.first_sentence:
-            clip = await self._first_clip()
-            if clip is not None:
-                self.session.say(spec.first_sentence, audio=clip.stream())
+            audio = await self._first_audio()
+            if audio is not None:
+                self.session.say(spec.first_sentence, audio=audio)
             else:
                 self.session.say(spec.first_sentence)
         else:

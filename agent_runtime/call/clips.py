@@ -1,9 +1,11 @@
 """Sentences rendered ahead of time, so they play without waiting for the TTS.
 
 The static first sentence, the end-of-call sentence, the max-duration message and the voicemail
-message are known before the call starts. They are synthesised once and cached per process
-(keyed by the TTS, its voice settings and the text), so a greeting shared by thousands of calls
-costs one synthesis per worker.
+message are known before the call starts. Each is synthesised from the call's start and can be
+played while it is still rendering (a greeting on a cold cache starts after the TTS's first
+byte, as live speech would). Rendered clips are cached per process (keyed by the TTS, its voice
+settings and the text) and, for sentences without prompt variables, on disk (``ClipStore``), so
+a greeting shared by thousands of calls costs one synthesis per machine, not one per call.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from livekit import rtc
 from livekit.agents import tts
 
 from ..log import logger
+from .clip_store import ClipStore
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,6 @@ class Clip:
     def duration(self) -> float:
         """Length in seconds."""
         return sum(f.duration for f in self.frames)
-
-    async def stream(self) -> AsyncIterator[rtc.AudioFrame]:
-        """The frames as the async iterable ``AgentSession.say(audio=...)`` takes."""
-        for frame in self.frames:
-            yield frame
 
 
 class ClipCache:
@@ -72,45 +70,177 @@ async def render(engine: tts.TTS, text: str) -> Clip:
     return Clip(text=text, frames=tuple(frames))
 
 
-async def render_cached(
-    engine: tts.TTS, voice_key: str, text: str, *, cache: ClipCache = PROCESS_CLIPS
-) -> Clip:
-    """A cached clip of ``text``, synthesising it on a miss."""
-    clip = cache.get(voice_key, text)
-    if clip is None:
-        clip = await render(engine, text)
-        cache.put(voice_key, clip)
-    return clip
+class Rendering:
+    """A sentence being synthesised: playable frame by frame before the TTS has finished."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._frames: list[rtc.AudioFrame] = []
+        self._grown = asyncio.Event()
+        self._clip: asyncio.Future[Clip] = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    def of(cls, clip: Clip) -> Rendering:
+        """A rendering that is already complete."""
+        rendering = cls(clip.text)
+        rendering._frames = list(clip.frames)
+        rendering._clip.set_result(clip)
+        return rendering
+
+    def push(self, frame: rtc.AudioFrame) -> None:
+        """Add the next frame the TTS produced."""
+        self._frames.append(frame)
+        self._wake()
+
+    def finish(self) -> Clip:
+        """The TTS is done: the complete clip."""
+        clip = Clip(text=self.text, frames=tuple(self._frames))
+        self._clip.set_result(clip)
+        self._wake()
+        return clip
+
+    def fail(self, error: Exception) -> None:
+        """The TTS failed: readers get what was rendered so far, ``clip()`` raises."""
+        self._clip.set_exception(error)
+        self._clip.exception()  # retrieved: only the readers who ask for the clip see it
+        self._wake()
+
+    async def started(self) -> bool:
+        """Wait for the first frame; False if the TTS failed or produced nothing."""
+        while not self._frames and not self._clip.done():
+            await self._grown.wait()
+        return bool(self._frames)
+
+    async def clip(self) -> Clip:
+        """Wait for the complete clip."""
+        return await asyncio.shield(self._clip)
+
+    async def stream(self) -> AsyncIterator[rtc.AudioFrame]:
+        """The frames as they come, to the last (``AgentSession.say(audio=...)``)."""
+        played = 0
+        while True:
+            while played < len(self._frames):
+                yield self._frames[played]
+                played += 1
+            if self._clip.done():
+                if self._clip.exception() is not None:
+                    logger.warning("clip cut short: the TTS failed while rendering it")
+                return
+            await self._grown.wait()
+
+    def _wake(self) -> None:
+        self._grown.set()
+        self._grown = asyncio.Event()
 
 
+@dataclass(frozen=True)
+class StaticSentence:
+    """A sentence a call may say, known before it starts."""
+
+    text: str
+    shareable: bool = False
+    """True when the text holds nothing of this call (no prompt variable): it may be kept on
+    disk and replayed by other calls."""
+
+
+@dataclass
 class Clips:
     """The static sentences of one call, rendering in the background from the call's start."""
 
-    def __init__(
-        self, engine: tts.TTS | None, voice_key: str, texts: dict[str, str | None]
-    ) -> None:
-        self._tasks: dict[str, asyncio.Task[Clip]] = {}
-        if engine is None:
+    engine: tts.TTS | None
+    voice_key: str
+    sentences: dict[str, StaticSentence | None]
+    cache: ClipCache = PROCESS_CLIPS
+    store: ClipStore | None = None
+    _renders: dict[str, Rendering] = field(default_factory=dict, init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
             return
-        for name, text in texts.items():
-            if text:
-                self._tasks[name] = asyncio.create_task(
-                    render_cached(engine, voice_key, text), name=f"clip-{name}"
+        for name, sentence in self.sentences.items():
+            if sentence is None or not sentence.text:
+                continue
+            clip = self._cached(sentence)
+            if clip is not None:
+                self._renders[name] = Rendering.of(clip)
+                continue
+            rendering = Rendering(sentence.text)
+            self._renders[name] = rendering
+            self._tasks.append(
+                asyncio.create_task(
+                    self._render(self.engine, sentence, rendering), name=f"clip-{name}"
                 )
+            )
+
+    def _cached(self, sentence: StaticSentence) -> Clip | None:
+        clip = self.cache.get(self.voice_key, sentence.text)
+        store = self.store if sentence.shareable else None
+        if store is None:
+            return clip
+        if clip is None:
+            frames = store.load(self.voice_key, sentence.text)
+            if frames is not None:
+                clip = Clip(text=sentence.text, frames=frames)
+                self.cache.put(self.voice_key, clip)
+        elif not store.path(self.voice_key, sentence.text).is_file():
+            self._tasks.append(asyncio.create_task(self._store(store, clip)))
+        return clip
+
+    async def _store(self, store: ClipStore, clip: Clip) -> None:
+        await asyncio.to_thread(store.save, self.voice_key, clip.text, clip.frames)
+
+    async def _render(
+        self, engine: tts.TTS, sentence: StaticSentence, rendering: Rendering
+    ) -> None:
+        try:
+            async with engine.synthesize(sentence.text) as stream:
+                async for audio in stream:
+                    rendering.push(audio.frame)
+        except Exception as err:  # a TTS failure must not stop the call: live TTS takes over
+            logger.warning("clip not rendered: %s", type(err).__name__)
+            rendering.fail(err)
+            return
+        except asyncio.CancelledError:
+            rendering.fail(RuntimeError("rendering cancelled"))
+            raise
+        clip = rendering.finish()
+        self.cache.put(self.voice_key, clip)
+        if sentence.shareable and self.store is not None:
+            await self._store(self.store, clip)
 
     async def get(self, name: str, *, wait_at_most: float) -> Clip | None:
-        """The clip named ``name``, or None if it has none or it is not ready in time."""
-        task = self._tasks.get(name)
-        if task is None:
+        """The complete clip named ``name``, or None if it has none or it is not ready in time."""
+        rendering = self._renders.get(name)
+        if rendering is None:
             return None
         try:
-            return await asyncio.wait_for(asyncio.shield(task), wait_at_most)
-        except Exception as err:  # a TTS failure must not stop the call: fall back to live TTS
-            logger.warning("clip %s not rendered: %s", name, type(err).__name__)
+            return await asyncio.wait_for(rendering.clip(), wait_at_most)
+        except Exception as err:  # failed or late: the caller renders it live or goes on
+            logger.warning("clip %s not ready: %s", name, type(err).__name__)
             return None
+
+    async def stream(
+        self, name: str, *, first_frame_within: float
+    ) -> AsyncIterator[rtc.AudioFrame] | None:
+        """The frames of ``name`` as they render.
+
+        None if its first frame does not come within ``first_frame_within`` seconds: then live
+        TTS should say it.
+        """
+        rendering = self._renders.get(name)
+        if rendering is None:
+            return None
+        try:
+            if await asyncio.wait_for(rendering.started(), first_frame_within):
+                return rendering.stream()
+        except TimeoutError:
+            pass
+        logger.warning("clip %s not started in time: speaking it live", name)
+        return None
 
     async def aclose(self) -> None:
         """Cancel renders still running."""
-        for task in self._tasks.values():
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)

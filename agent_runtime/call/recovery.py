@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from livekit import rtc
 from livekit.agents import AgentSession, llm
 from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice.events import ConversationItemAddedEvent, ErrorEvent
-
-from .clips import Clip
 
 
 class TurnRecovery:
@@ -33,7 +32,7 @@ class TurnRecovery:
         session: AgentSession,
         *,
         line: str | None,
-        clip: Callable[[], Awaitable[Clip | None]],
+        audio: Callable[[], Awaitable[AsyncIterator[rtc.AudioFrame] | None]],
         active: Callable[[], bool],
         spawn: Callable[[Awaitable[None]], None],
         event: Callable[..., None],
@@ -42,7 +41,7 @@ class TurnRecovery:
     ) -> None:
         self._session = session
         self._line = line
-        self._clip = clip
+        self._audio = audio
         self._active = active
         self._spawn = spawn
         self._event = event
@@ -87,10 +86,10 @@ class TurnRecovery:
                 self._event("llm_turn_retried")
 
     async def _say_line(self) -> None:
-        clip = await self._clip()
+        rendered = await self._audio()
         if not self._active() or self._line is None:
             return
-        audio: Any = clip.stream() if clip else NOT_GIVEN
+        audio: Any = rendered if rendered is not None else NOT_GIVEN
         with contextlib.suppress(RuntimeError):  # the session may be closing after the error
             self._session.say(self._line, audio=audio)
             self._event("llm_turn_failed", said="recovery_line")

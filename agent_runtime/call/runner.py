@@ -32,7 +32,8 @@ from ..providers import Providers
 from ..report.model import CallReport, TranscriptRow
 from ..report.recorder import ReportRecorder
 from .agent import AssistantAgent
-from .clips import Clip, Clips, render
+from .clip_store import ClipStore
+from .clips import Clip, Clips, StaticSentence, render
 from .context import PluginContext
 from .ending import END_CALL_TOOL, LLM_DOWN, MAX_DURATION, USER_HANGUP, CallEnding, Outcome
 from .recovery import TurnRecovery
@@ -43,7 +44,8 @@ FAREWELL_BUDGET = 20.0
 CLIP_WAIT = 3.0
 """How long a goodbye waits for its pre-rendered audio before rendering it live."""
 FIRST_CLIP_WAIT = 1.5
-"""How long the static greeting waits for its pre-rendered audio before using live TTS."""
+"""How long the static greeting waits for the first frame of its rendering before using live
+TTS (the rendering plays as it comes: a cold cache costs the TTS's first byte, no more)."""
 RECOVERY_LINE = "Sorry, I missed that. Could you say it again?"
 """Said when the LLM fails a turn after its retries, so the caller is not left in silence."""
 FAILURE_LINE = (
@@ -75,6 +77,9 @@ class RunOptions:
     """Said when the LLM fails a turn; None: say nothing."""
     failure_line: str | None = FAILURE_LINE
     """Said before hanging up a call whose session failed; None: hang up silently."""
+    clip_store: ClipStore | None = None
+    """Where rendered sentences without prompt variables are kept for later calls (the worker:
+    ``AGENT_CLIP_CACHE_DIR``); None: in this process's memory only."""
 
 
 @dataclass(frozen=True)
@@ -166,19 +171,26 @@ class CallRunner:
         spec, providers = self._spec, self._providers
         self._recorder.answered_at = time.time()
         self._output.add_tap(self._recording.heard)
+        assistant, options = spec.assistant, self._options
+        static_greeting = assistant.first_sentence_mode == "static"
         self._clips = Clips(
             providers.tts,
             self._voice_key(),
             {
-                "first_sentence": spec.first_sentence
-                if spec.assistant.first_sentence_mode == "static"
-                else None,
-                "end_of_call_sentence": spec.end_of_call_sentence,
-                "max_duration_end_message": spec.max_duration_end_message,
-                "voicemail_message": spec.voicemail_message,
-                "recovery_line": self._options.recovery_line,
-                "failure_line": self._options.failure_line,
+                "first_sentence": _sentence(
+                    spec.first_sentence if static_greeting else None, assistant.first_sentence
+                ),
+                "end_of_call_sentence": _sentence(
+                    spec.end_of_call_sentence, assistant.end_of_call_sentence
+                ),
+                "max_duration_end_message": _sentence(
+                    spec.max_duration_end_message, assistant.max_duration_end_message
+                ),
+                "voicemail_message": _sentence(spec.voicemail_message, assistant.voicemail_message),
+                "recovery_line": _sentence(options.recovery_line, options.recovery_line),
+                "failure_line": _sentence(options.failure_line, options.failure_line),
             },
+            store=options.clip_store,
         )
         session = build_session(providers, self._options.turn)
         self._session = session
@@ -191,7 +203,9 @@ class CallRunner:
         )
         clips = self._clips
         agent = AssistantAgent(
-            spec, tools, lambda: clips.get("first_sentence", wait_at_most=FIRST_CLIP_WAIT)
+            spec,
+            tools,
+            lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
         )
         session.input.audio = TappedAudioInput(self._media.caller_audio, self._recording)
         synchronizer = TranscriptSynchronizer(
@@ -203,7 +217,7 @@ class CallRunner:
         TurnRecovery(
             session,
             line=self._options.recovery_line,
-            clip=lambda: clips.get("recovery_line", wait_at_most=CLIP_WAIT),
+            audio=lambda: clips.stream("recovery_line", first_frame_within=CLIP_WAIT),
             active=lambda: self._ending.outcome is None and not self._closed.is_set(),
             spawn=self._spawn,
             event=self._recorder.event,
@@ -372,3 +386,10 @@ class CallRunner:
         voice = self._spec.assistant.voice
         label = self._providers.tts.label if self._providers.tts else "none"
         return f"{label}|{voice.model_dump_json() if voice else 'default'}"
+
+
+def _sentence(text: str | None, template: str | None) -> StaticSentence | None:
+    """A static sentence; shareable across calls when its template has no prompt variable."""
+    if not text:
+        return None
+    return StaticSentence(text, shareable=template == text and "{{" not in text)

@@ -53,6 +53,7 @@ async def _console(args: argparse.Namespace) -> int:
     from dataclasses import replace
     from pathlib import Path
 
+    from ..call.clip_store import ClipStore
     from ..call.runner import CallRunner, RunOptions
     from ..config.loading import load_file
     from ..media.console import ConsoleAudioMedia, ConsoleTelephony, TextMedia
@@ -92,7 +93,12 @@ async def _console(args: argparse.Namespace) -> int:
         text = row.content if row.role != "tool" else f"{row.tool_name} -> {row.tool_output}"
         print(f"[{who}] {text}", flush=True)
 
-    options = RunOptions(output_dir=Path(args.out), env=dict(os.environ), on_row=show)
+    options = RunOptions(
+        output_dir=Path(args.out),
+        env=dict(os.environ),
+        on_row=show,
+        clip_store=ClipStore.from_env(os.environ),
+    )
     if args.text:
         media: Any = TextMedia()
         options = replace(options, typed_turns=_typed_lines(telephony))

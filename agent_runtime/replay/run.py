@@ -15,6 +15,7 @@ from typing import Any
 
 from livekit.agents import tts
 
+from ..call.clip_store import ClipStore
 from ..call.runner import CallResult, CallRunner, RunOptions
 from ..call.session import TurnOptions
 from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM
@@ -96,12 +97,14 @@ async def replay(
     inline_inference: bool = False,
     env: Mapping[str, str] | None = None,
     voice: tts.TTS | None = None,
+    clip_store: ClipStore | None = None,
 ) -> ReplayResult:
     """Play ``recorded`` through the runtime and return the result.
 
     ``inline_inference`` runs the VAD on the loop's thread (required on a virtual clock).
     ``env`` holds the integrations' settings (stand-in service URLs and credentials in tests).
     ``voice`` replaces the offline TTS (e.g. a provider that fails, in tests).
+    ``clip_store`` keeps rendered sentences on disk as the worker does (none by default).
     """
     from livekit.plugins import openai
 
@@ -128,7 +131,12 @@ async def replay(
             providers,
             media,
             telephony,
-            RunOptions(turn=turn or TurnOptions(), output_dir=output_dir, env=integrations),
+            RunOptions(
+                turn=turn or TurnOptions(),
+                output_dir=output_dir,
+                env=integrations,
+                clip_store=clip_store,
+            ),
         )
         result = await runner.run()
     started = media.caller_audio.started_at_wall

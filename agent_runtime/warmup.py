@@ -1,0 +1,46 @@
+"""One-time work a job process would otherwise do during its first (and only) call.
+
+A LiveKit job process serves one call, so every lazy first use in a call is paid on every
+call, on the event loop, right when the caller is waiting for the greeting. The worker's
+prewarm calls ``warm_process`` while the process is still idle, before a job is assigned.
+Profiling a first call against a second call in the same process found these costs (about
+120 ms of CPU on the greeting's path on a 2-core machine): the transcript synchroniser's
+hyphenation patterns, the CA bundle of the job's shared HTTP session, and modules imported on
+first use (the HTTP stack of the OpenAI client, numpy's FFT for the speaking-rate estimate).
+``bench/first_word.py`` measures the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+
+from livekit.agents import utils
+from livekit.agents.tokenize import basic
+
+LAZY_MODULES = (
+    "anyio._backends._asyncio",
+    "anyio.streams.tls",
+    "h11",
+    "httpcore2",
+    "livekit.agents.llm.async_toolset",
+    "numpy.fft",
+    "openai.pagination",
+    "openai.resources.models",
+)
+"""Modules a call imports on first use (found by diffing ``sys.modules`` around a first call)."""
+
+
+def warm_process() -> None:
+    """Do now, once, what the first call of this process would otherwise do."""
+    basic.hyphenate_word("warm")  # builds the hyphenation pattern tree
+    for name in LAZY_MODULES:
+        importlib.import_module(name)
+    asyncio.run(_open_http_session())
+
+
+async def _open_http_session() -> None:
+    # the framework caches the session's TLS context per process: building it parses the CA
+    # bundle, and the session itself belongs to the job's event loop, so only the context stays
+    async with utils.http_context.open():
+        utils.http_context.http_session()

@@ -1,0 +1,163 @@
+"""Run every benchmark with its defaults and print a summary: ``python -m bench`` (``./dev bench``).
+
+Each benchmark runs in a process of its own (the replay-speed one needs the virtual clock
+hooked in before livekit is imported) and prints its own tables as it goes; the summary at the
+end repeats the headline figures. About 10 minutes on a 2-core machine. Options:
+
+    python -m bench --only cost,latency      # a subset
+    python -m bench --full                   # every cost model at 1-50 calls, latency baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import machine, ms, percentile, table
+
+BENCHMARKS = ("cost", "latency", "first_word", "replay_speed")
+QUICK_COST: list[str] = []
+"""The cost benchmark's defaults (about 5 minutes)."""
+FULL_COST = ["--full"]
+FULL_LATENCY = ["--impls", "ours,bare"]
+
+
+def run(name: str, args: list[str], out: Path) -> Any:
+    """Run ``python -m bench.<name>`` and return what it wrote to its ``--json`` file."""
+    path = out / f"{name}.json"
+    print(f"\n=== {name} ===", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", f"bench.{name}", *args, "--json", str(path)])
+    print(f"({name}: {time.perf_counter() - started:.0f} s)", flush=True)
+    if done.returncode != 0 or not path.is_file():
+        print(f"{name} failed (exit {done.returncode})")
+        return None
+    return json.loads(path.read_text())
+
+
+def cost_rows(costs: list[dict[str, Any]]) -> list[list[str]]:
+    """Headline rows: ours and bare per measurement."""
+    index = {(c["model"], c["impl"], c["calls"], c["aligned"]): c for c in costs}
+    rows = []
+    for model, impl, calls, aligned in sorted(index):
+        if impl != "ours":
+            continue
+        ours = index[(model, "ours", calls, aligned)]
+        bare = index.get((model, "bare", calls, aligned))
+        where = {
+            "inproc": "one process",
+            "process": "a process per call",
+        }.get(model, model)
+        rows.append(
+            [
+                f"cost, {where}, {calls} calls{' aligned' if aligned else ''}",
+                f"{ours['cpu_per_minute']:.2f} CPU s/call-min, {ours['memory_per_call']:.0f} MiB"
+                f", gaps {ours['gap_per_minute'] * 1000:.0f} ms/min",
+                f"{bare['cpu_per_minute']:.2f}, {bare['memory_per_call']:.0f} MiB"
+                f", gaps {bare['gap_per_minute'] * 1000:.0f} ms/min"
+                if bare
+                else "-",
+                f"{ours['cpu_per_minute'] / bare['cpu_per_minute']:.2f}x CPU" if bare else "-",
+            ]
+        )
+    return rows
+
+
+def latency_rows(results: list[dict[str, Any]]) -> list[list[str]]:
+    """Headline rows: p50 / p95 of each component, ours and bare."""
+    by_impl = {r["impl"]: r for r in results}
+
+    def cell(impl: str, key: str) -> str:
+        result = by_impl.get(impl)
+        if result is None:
+            return "-"
+        values = [t[key] for t in result["turns"] if t[key] is not None]
+        return f"p50 {ms(percentile(values, 50))}, p95 {ms(percentile(values, 95))}"
+
+    rows = []
+    for key, label in (
+        ("end_of_turn", "latency: end of speech -> turn committed"),
+        ("after_commit", "latency: turn committed -> first audio"),
+        ("total", "latency: end of speech -> first audio"),
+    ):
+        rows.append([label, cell("ours", key), cell("bare", key), ""])
+    ours = by_impl.get("ours")
+    if ours:
+        share = ours["cut_offs"] / ours["pauses"] if ours["pauses"] else 0.0
+        rows.append(
+            [
+                "premature cut-offs (mid-sentence pauses)",
+                f"{ours['cut_offs']} of {ours['pauses']} ({share:.0%})",
+                "-",
+                "",
+            ]
+        )
+    return rows
+
+
+def first_word_rows(times: dict[str, list[float]]) -> list[list[str]]:
+    """Headline rows: p50 time to first word, instant and 200 ms voices."""
+
+    def p50(impl: str, model: str, index: int, first_byte: float) -> str:
+        return ms(percentile(times.get(f"{impl}|{model}|{index}|{first_byte}", []), 50))
+
+    rows = []
+    for first_byte, voice in ((0.0, "instant TTS"), (0.2, "TTS with 200 ms TTFB")):
+        rows.append(
+            [
+                f"time to first word, {voice} (p50)",
+                f"{p50('ours', 'process', 0, first_byte)} (clip cached:"
+                f" {p50('ours', 'process', 1, first_byte)})",
+                f"live TTS {p50('bare', 'process', 0, first_byte)}"
+                f" (warm process: {p50('bare', 'process', 1, first_byte)})",
+                "",
+            ]
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="benchmarks to run")
+    parser.add_argument("--full", action="store_true", help="the full grid (about 45 minutes)")
+    args = parser.parse_args(argv)
+    chosen = [b for b in args.only.split(",") if b]
+    print(f"benchmarks: {', '.join(chosen)}; {machine()}")
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        out = Path(tmp)
+        if "cost" in chosen:
+            costs = run("cost", FULL_COST if args.full else QUICK_COST, out)
+            rows += cost_rows(costs or [])
+        if "latency" in chosen:
+            rows += latency_rows(run("latency", FULL_LATENCY if args.full else [], out) or [])
+        if "first_word" in chosen:
+            rows += first_word_rows(run("first_word", [], out) or {})
+        if "replay_speed" in chosen:
+            figures = run("replay_speed", [], out) or []
+            if figures:
+                length = sum(f[1] for f in figures)
+                wall = sum(f[2] for f in figures)
+                fastest = max(figures, key=lambda f: f[1] / f[2])
+                slowest = min(figures, key=lambda f: f[1] / f[2])
+                rows.append(
+                    [
+                        "replay speed on the virtual clock",
+                        f"{length / wall:.1f}x real time overall",
+                        f"{slowest[1] / slowest[2]:.1f}x ({slowest[0]}) to"
+                        f" {fastest[1] / fastest[2]:.1f}x ({fastest[0]})",
+                        "",
+                    ]
+                )
+    print("\n=== summary ===")
+    print(table(["figure", "ours", "bare / detail", "ratio"], rows))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
