@@ -94,10 +94,6 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     return times
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
-
-
 def _measure(
     model: str,
     variant: str,
@@ -131,3 +127,7 @@ def _measure(
         if outcome.first_voice is not None:
             name = key(outcome.impl, variant, outcome.extra["index"], outcome.extra["first_byte"])
             times.setdefault(name, []).append(outcome.first_voice)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
