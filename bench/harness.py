@@ -90,13 +90,17 @@ def synthetic_voice(recorded: RecordedCall) -> OfflineTTS:
 
 
 async def run_ours(
-    recorded: RecordedCall, *, voice: tts.TTS | None = None, clip_store: ClipStore | None = None
+    recorded: RecordedCall,
+    *,
+    voice: tts.TTS | None = None,
+    clip_store: ClipStore | None = None,
+    turn: TurnOptions | None = None,
 ) -> CallOutcome:
     """Replay ``recorded`` through our runtime at the loop's pace."""
     # the worker opens the job's http context before it builds the providers and the runner
     async with utils.http_context.open():
         result = await replay(
-            recorded, voice=voice or synthetic_voice(recorded), clip_store=clip_store
+            recorded, voice=voice or synthetic_voice(recorded), clip_store=clip_store, turn=turn
         )
     report = result.call.report
     speech = report.runtime.speech
@@ -266,7 +270,9 @@ class _GreetingAgent(Agent):
             self.session.say(self._greeting)  # live TTS: nothing rendered ahead
 
 
-async def run_bare(recorded: RecordedCall, *, voice: tts.TTS | None = None) -> CallOutcome:
+async def run_bare(
+    recorded: RecordedCall, *, voice: tts.TTS | None = None, turn: TurnOptions | None = None
+) -> CallOutcome:
     """Play ``recorded`` through a bare ``AgentSession`` at the loop's pace."""
     from livekit.plugins import openai
 
@@ -285,7 +291,8 @@ async def run_bare(recorded: RecordedCall, *, voice: tts.TTS | None = None) -> C
         # the call starts here, as ours starts when the runner is created (after its providers)
         started = time.time()
         output = PacedOutput()
-        session: AgentSession = build_session(providers, TurnOptions())  # a plain AgentSession
+        # a plain AgentSession
+        session: AgentSession = build_session(providers, turn or TurnOptions())
 
         def on_item(ev: ConversationItemAddedEvent) -> None:
             item = ev.item
@@ -328,10 +335,11 @@ async def run(
     *,
     voice: tts.TTS | None = None,
     clip_store: ClipStore | None = None,
+    turn: TurnOptions | None = None,
 ) -> CallOutcome:
     """Run one call with ``impl`` (``ours`` or ``bare``; only ours keeps a clip store)."""
     if impl == "ours":
-        return await run_ours(recorded, voice=voice, clip_store=clip_store)
+        return await run_ours(recorded, voice=voice, clip_store=clip_store, turn=turn)
     if impl == "bare":
-        return await run_bare(recorded, voice=voice)
+        return await run_bare(recorded, voice=voice, turn=turn)
     raise ValueError(f"unknown implementation {impl!r}")

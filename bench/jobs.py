@@ -26,6 +26,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from livekit.plugins import openai  # noqa: F401  (imported once in the forkserver)
 
 from agent_runtime.call.clip_store import ClipStore
+from agent_runtime.call.session import TurnOptions
 from agent_runtime.offline_tts import OfflineTTS
 from agent_runtime.replay.recorded_call import RecordedCall
 from agent_runtime.worker import load_models
@@ -129,6 +130,8 @@ class CallSpec:
     """Carried into each outcome's ``extra``."""
     clip_store: str | None = None
     """The worker's clip store directory (ours only; none by default)."""
+    turn: dict[str, Any] = field(default_factory=dict)
+    """``TurnOptions`` fields that differ from the defaults."""
 
 
 def prewarm(*, warm: bool = True) -> float:
@@ -177,6 +180,7 @@ async def run_call(spec: CallSpec, *, snapshot: bool = False) -> list[harness.Ca
                 recorded,
                 voice=voice,
                 clip_store=ClipStore(Path(spec.clip_store)) if spec.clip_store else None,
+                turn=TurnOptions(**spec.turn),
             ),
             recorded.hangup_at + LATE_AFTER_HANGUP,
         )

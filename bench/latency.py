@@ -130,14 +130,19 @@ def analyse(outcome: CallOutcome, turns: list[Turn], into: Latencies) -> None:
         )
 
 
-def run(impl: str, folders: list[Path], *, parallel: int, seed: int) -> Latencies:
-    """Replay ``folders`` with ``impl``, ``parallel`` processes at a time."""
+def run(
+    impl: str, folders: list[Path], *, parallel: int, seed: int, turn: dict[str, Any]
+) -> Latencies:
+    """Replay ``folders`` with ``impl``, ``parallel`` processes at a time, ``turn`` settings."""
     rng = random.Random(seed)
     result = Latencies(impl)
     for begin in range(0, len(folders), parallel):
         batch = folders[begin : begin + parallel]
         # small random offsets: the fixtures' first turns would otherwise all end together
-        specs = [{"impl": impl, "folder": str(f), "offset": rng.uniform(0, 3)} for f in batch]
+        specs = [
+            {"impl": impl, "folder": str(f), "offset": rng.uniform(0, 3), "turn": turn}
+            for f in batch
+        ]
         raw = measure("process", specs)
         if raw["errors"]:
             print(f"  {impl}: {len(raw['errors'])} calls failed: {raw['errors'][:2]}")
@@ -200,6 +205,11 @@ def main(argv: list[str] | None = None) -> list[Latencies]:
     parser.add_argument("--impls", default="ours", help="ours, bare or both")
     parser.add_argument("--parallel", type=int, default=12, help="calls replayed at once")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--min-delay",
+        type=float,
+        help=f"min endpointing delay, s (default {TurnOptions().min_endpointing_delay})",
+    )
     parser.add_argument("--json", help="also write the per-turn figures to this file")
     args = parser.parse_args(argv)
     folders = latency_calls()
@@ -208,8 +218,9 @@ def main(argv: list[str] | None = None) -> list[Latencies]:
         f"response latency: {turn_count} caller turns in {len(folders)} recorded calls, real"
         f" speed, instant fakes, a process per call ({args.parallel} at a time); {machine()}"
     )
+    turn = {} if args.min_delay is None else {"min_endpointing_delay": args.min_delay}
     results = [
-        run(impl, folders, parallel=args.parallel, seed=args.seed)
+        run(impl, folders, parallel=args.parallel, seed=args.seed, turn=turn)
         for impl in args.impls.split(",")
         if impl
     ]
