@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from livekit.agents.utils.participant import wait_for_participant_attribute
 
 from .call.clip_store import ClipStore
 from .call.runner import FAILURE_LINE, RECOVERY_LINE, CallRunner, RunOptions
+from .call.session import TurnOptions
 from .config.sources import ConfigEndpoint, load_job_metadata
 from .config.spec import CallSpec
 from .errors import ConfigError, ConfigFetchError, ProviderConfigError
@@ -43,6 +44,8 @@ from .warmup import warm_process
 
 DEFAULT_AGENT_NAME = "agent-runtime"
 SIP_CALL_STATUS = "sip.callStatus"
+MAX_ENDPOINTING_SECONDS = 10.0
+"""Longest endpointing delay the worker accepts: a caller waits this long in silence."""
 VAD_KEY = "agent_runtime.vad"
 """Key of the process's preloaded VAD in ``JobProcess.userdata``."""
 
@@ -56,6 +59,9 @@ class WorkerSettings:
     config_endpoint: ConfigEndpoint | None = None
     caller_timeout: float = 30.0
     """Seconds a job waits for the SIP participant before giving up."""
+    turn: TurnOptions = field(default_factory=TurnOptions)
+    """Turn-taking: the endpointing delays can be moved (``AGENT_MIN_ENDPOINTING_DELAY``,
+    ``AGENT_MAX_ENDPOINTING_DELAY``): longer waits cut callers off less and answer later."""
     env: Mapping[str, str] = field(default_factory=dict)
     """The whole environment: provider keys and integration settings."""
 
@@ -63,12 +69,14 @@ class WorkerSettings:
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
         """Read the settings from ``env``; raise ``ValueError`` on an unreadable number.
 
-        ``LIVEKIT_AGENT_NAME``, ``AGENT_REPORT_DIR``, ``AGENT_CALLER_TIMEOUT`` and the config
+        ``LIVEKIT_AGENT_NAME``, ``AGENT_REPORT_DIR``, ``AGENT_CALLER_TIMEOUT``, the endpointing
+        delays (``AGENT_MIN_ENDPOINTING_DELAY``, ``AGENT_MAX_ENDPOINTING_DELAY``) and the config
         endpoint (``AGENT_CONFIG_*``).
         """
         try:
             endpoint = ConfigEndpoint.from_env(env)
             caller_timeout = float(env.get("AGENT_CALLER_TIMEOUT") or 30.0)
+            turn = _turn_options(env)
         except ValueError as err:
             raise ValueError(f"invalid worker setting: {err}") from None
         return cls(
@@ -76,8 +84,34 @@ class WorkerSettings:
             report_dir=Path(env.get("AGENT_REPORT_DIR") or "reports"),
             config_endpoint=endpoint,
             caller_timeout=caller_timeout,
+            turn=turn,
             env=dict(env),
         )
+
+
+def _turn_options(env: Mapping[str, str]) -> TurnOptions:
+    default = TurnOptions()
+    least = _seconds(env, "AGENT_MIN_ENDPOINTING_DELAY", default.min_endpointing_delay)
+    most = _seconds(env, "AGENT_MAX_ENDPOINTING_DELAY", default.max_endpointing_delay)
+    if least > most:
+        raise ValueError(
+            f"AGENT_MIN_ENDPOINTING_DELAY ({least:g} s) is longer than"
+            f" AGENT_MAX_ENDPOINTING_DELAY ({most:g} s)"
+        )
+    return replace(default, min_endpointing_delay=least, max_endpointing_delay=most)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 <= value <= MAX_ENDPOINTING_SECONDS:
+        raise ValueError(f"{name} must be between 0 and {MAX_ENDPOINTING_SECONDS:g} seconds")
+    return value
 
 
 @dataclass(frozen=True)
@@ -144,6 +178,7 @@ async def run_call_job(
                     recovery_line=_line(settings.env, "AGENT_RECOVERY_LINE", RECOVERY_LINE),
                     failure_line=_line(settings.env, "AGENT_FAILURE_LINE", FAILURE_LINE),
                     clip_store=ClipStore.from_env(settings.env),
+                    turn=settings.turn,
                 )
                 runner = CallRunner(spec, providers, line.media, telephony, options)
                 result = await runner.run()

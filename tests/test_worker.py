@@ -209,6 +209,42 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
             assert private not in line_text
 
 
+def test_endpointing_delays_from_the_environment_reach_the_call(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    # the recorded caller's turns leave the end-of-turn model unsure: with the default 2.5 s
+    # maximum delay they are committed 2.5 s after the caller stopped; with 1 s, after 1 s
+    recorded = RecordedCall.load(ORDER_STATUS)
+    livekit = FakeLiveKitServer()
+    llm = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
+
+    async def job() -> JobOutcome:
+        async with (
+            serve(livekit.app) as livekit_url,
+            serve(llm.app) as llm_url,
+            recorded_services(recorded, {}) as (integrations, _),
+        ):
+            livekit_env(livekit_url)
+            env = {
+                "AGENT_REPORT_DIR": str(tmp_path),
+                "AGENT_CLIP_CACHE_DIR": "off",
+                "AGENT_MAX_ENDPOINTING_DELAY": "1.0",
+                **integrations,
+            }
+            line = ReplayedLine(recorded, f"{llm_url}/v1")
+            with fake_job_context(job_metadata=json.dumps(_call_document())) as ctx:
+                return await run_call_job(
+                    ctx,
+                    WorkerSettings.from_env(env),
+                    connect_line=line.connect,
+                    make_providers=line.providers,
+                )
+
+    outcome = run_virtual(job)
+    delays = [row.end_of_turn_delay for row in outcome.report.runtime.latency]
+    assert delays and all(d is not None and 0.9 <= d <= 1.2 for d in delays), delays
+
+
 # -- calls that cannot run ---------------------------------------------------------------------
 
 
@@ -502,6 +538,40 @@ def test_prewarm_decodes_the_office_ambience_once_per_process() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_prewarm_does_the_first_use_work_of_a_call_before_the_job() -> None:
+    code = (
+        "import sys\n"
+        "from livekit.agents import JobExecutorType, JobProcess\n"
+        "from livekit.agents.utils import http_context\n"
+        "from agent_runtime.warmup import LAZY_MODULES\n"
+        "from agent_runtime.worker import prewarm\n"
+        "print(any(m in sys.modules for m in LAZY_MODULES),"
+        " http_context._ssl_context_for.cache_info().currsize)\n"
+        "prewarm(JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None,"
+        " http_proxy=None))\n"
+        "print(all(m in sys.modules for m in LAZY_MODULES),"
+        " http_context._ssl_context_for.cache_info().currsize)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "0", "True", "1"]
+
+
+def test_endpointing_settings_are_checked() -> None:
+    default = WorkerSettings.from_env({}).turn
+    assert (default.min_endpointing_delay, default.max_endpointing_delay) == (0.3, 2.5)
+    moved = WorkerSettings.from_env(
+        {"AGENT_MIN_ENDPOINTING_DELAY": "0.6", "AGENT_MAX_ENDPOINTING_DELAY": "3"}
+    ).turn
+    assert (moved.min_endpointing_delay, moved.max_endpointing_delay) == (0.6, 3.0)
+    for env, message in (
+        ({"AGENT_MIN_ENDPOINTING_DELAY": "soon"}, "AGENT_MIN_ENDPOINTING_DELAY must be a number"),
+        ({"AGENT_MAX_ENDPOINTING_DELAY": "-1"}, "AGENT_MAX_ENDPOINTING_DELAY must be between"),
+        ({"AGENT_MIN_ENDPOINTING_DELAY": "3"}, "is longer than AGENT_MAX_ENDPOINTING_DELAY"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            WorkerSettings.from_env(env)
 
 
 def test_settings_defaults_and_environment() -> None:
