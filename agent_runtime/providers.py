@@ -9,17 +9,22 @@ The VAD and the end-of-turn model are the offline ones of ``livekit-local-infere
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from livekit.agents import inference, llm, stt, tts
 
 from .config.assistant import Voice
 from .config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM, RealtimeLLM
 from .errors import ProviderConfigError
+
+if TYPE_CHECKING:
+    import openai as openai_sdk
 
 SttProvider = Literal["openai", "cartesia", "elevenlabs"]
 
@@ -50,6 +55,38 @@ class ProviderEnv:
         return value
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context every OpenAI-compatible client of this process shares.
+
+    Building one parses the CA bundle (about 90 ms of CPU); left to itself the OpenAI plugin
+    builds one per client, twice per call, on the greeting's path. The worker's prewarm builds
+    it before the job. Certificates and host names are verified; ``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR`` are honoured, as by the clients' own.
+    """
+    return ssl.create_default_context()
+
+
+def openai_client(api_key: str, base_url: str) -> openai_sdk.AsyncClient:
+    """An OpenAI SDK client on the shared TLS context, with the plugin's own HTTP settings."""
+    import httpx2
+    import openai as openai_sdk
+
+    return openai_sdk.AsyncClient(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,  # the session retries, quickly (``TurnOptions.provider_retries``)
+        http_client=httpx2.AsyncClient(
+            verify=tls_context(),
+            timeout=httpx2.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0),
+            follow_redirects=True,
+            limits=httpx2.Limits(
+                max_connections=50, max_keepalive_connections=50, keepalive_expiry=120
+            ),
+        ),
+    )
+
+
 def build_llm(model: LLMModel, env: ProviderEnv) -> llm.LLM | llm.RealtimeModel:
     """The LLM plugin for an ``llm_model`` config."""
     from livekit.plugins import openai
@@ -58,28 +95,34 @@ def build_llm(model: LLMModel, env: ProviderEnv) -> llm.LLM | llm.RealtimeModel:
         case DedicatedLLM(name="gpt-4.1"):
             return openai.LLM(
                 model="gpt-4.1",
-                api_key=env.require("OPENAI_API_KEY", "llm_model gpt-4.1"),
-                base_url=env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+                client=openai_client(
+                    env.require("OPENAI_API_KEY", "llm_model gpt-4.1"),
+                    env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+                ),
             )
         case DedicatedLLM():
             return openai.LLM(
                 model=model.name,
-                base_url=env.require("MINISTRAL_BASE_URL", f"llm_model {model.name}"),
-                api_key=env.get("MINISTRAL_API_KEY") or "no-key",
+                client=openai_client(
+                    env.get("MINISTRAL_API_KEY") or "no-key",
+                    env.require("MINISTRAL_BASE_URL", f"llm_model {model.name}"),
+                ),
                 _strict_tool_schema=False,
             )
         case OpenRouterLLM():
+            key = env.require("OPENROUTER_API_KEY", "an openrouter llm_model")
             return openai.LLM.with_openrouter(
                 model=model.openrouter_model_id,
-                base_url=env.get("OPENROUTER_BASE_URL") or "https://openrouter.ai/api/v1",
-                api_key=env.require("OPENROUTER_API_KEY", "an openrouter llm_model"),
+                api_key=key,
+                client=openai_client(
+                    key, env.get("OPENROUTER_BASE_URL") or "https://openrouter.ai/api/v1"
+                ),
                 provider={"order": [model.openrouter_provider], "allow_fallbacks": False},
             )
         case CustomLLM():
             return openai.LLM(
                 model=model.model_name,
-                base_url=model.api_url,
-                api_key=model.api_key.get_secret_value(),
+                client=openai_client(model.api_key.get_secret_value(), model.api_url),
                 _strict_tool_schema=False,
             )
         case RealtimeLLM(provider="openai"):
@@ -149,7 +192,10 @@ def build_stt(env: ProviderEnv) -> stt.STT:
         return openai.STT(
             model="gpt-4o-mini-transcribe",
             language=language,
-            api_key=env.require("OPENAI_API_KEY", "STT_PROVIDER=openai"),
+            client=openai_client(
+                env.require("OPENAI_API_KEY", "STT_PROVIDER=openai"),
+                env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            ),
             use_realtime=True,
         )
     if provider == "cartesia":

@@ -4,10 +4,10 @@ A LiveKit job process serves one call, so every lazy first use in a call is paid
 call, on the event loop, right when the caller is waiting for the greeting. The worker's
 prewarm calls ``warm_process`` while the process is still idle, before a job is assigned.
 Profiling a first call against a second call in the same process found these costs (about
-120 ms of CPU on the greeting's path on a 2-core machine): the transcript synchroniser's
-hyphenation patterns, the CA bundle of the job's shared HTTP session, and modules imported on
-first use (the HTTP stack of the OpenAI client, numpy's FFT for the speaking-rate estimate).
-``bench/first_word.py`` measures the result.
+120 ms of CPU on the greeting's path on a 2-core machine, plus 90 ms per OpenAI client): the
+transcript synchroniser's hyphenation patterns, the CA bundles of the job's shared HTTP
+session and of the OpenAI clients, and modules imported on first use (the OpenAI client's
+HTTP stack, numpy's FFT for the speaking-rate estimate). ``bench/first_word.py`` measures it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import importlib
 
 from livekit.agents import utils
 from livekit.agents.tokenize import basic
+
+from .providers import tls_context
 
 LAZY_MODULES = (
     "anyio._backends._asyncio",
@@ -34,6 +36,7 @@ LAZY_MODULES = (
 def warm_process() -> None:
     """Do now, once, what the first call of this process would otherwise do."""
     basic.hyphenate_word("warm")  # builds the hyphenation pattern tree
+    tls_context()  # the OpenAI clients' CA bundle, parsed once
     for name in LAZY_MODULES:
         importlib.import_module(name)
     asyncio.run(_open_http_session())

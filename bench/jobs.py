@@ -4,8 +4,9 @@ A process per call mirrors the LiveKit worker on Linux: a forkserver runs the fr
 warm-up once (``livekit.agents.ipc._preload``: the VAD and end-of-turn weights, shared
 copy-on-write by every job process, then ``_preload_freeze``), and each job process is forked
 from it, imports what its entrypoint needs, runs our worker's ``prewarm`` and serves one call.
-Without ``warm`` a job process only loads the models (``worker.load_models``), as the worker
-did before ``agent_runtime/warmup.py``.
+Without ``warm`` (``process-cold``) the forkserver preloads only the framework's modules and
+a job process only loads the models (``worker.load_models``): the worker before its
+``PRELOAD_MODULES``, plugin registration and ``agent_runtime/warmup.py``.
 """
 
 from __future__ import annotations
@@ -23,22 +24,30 @@ from typing import Any
 
 from livekit.agents import tts
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from livekit.plugins import openai  # noqa: F401  (imported once in the forkserver)
 
 from agent_runtime.call.clip_store import ClipStore
 from agent_runtime.call.session import TurnOptions
 from agent_runtime.offline_tts import OfflineTTS
 from agent_runtime.replay.recorded_call import RecordedCall
-from agent_runtime.worker import load_models
+from agent_runtime.worker import PRELOAD_MODULES, load_models
 from agent_runtime.worker import prewarm as worker_prewarm
 
 from . import harness
 from .common import CALLS, Memory, cpu_seconds, load, memory
 
-WORKER_PRELOAD = ["livekit.agents.ipc._preload", "livekit.agents.ipc._preload_freeze"]
-"""What our worker's forkserver imports: the plugins registered when the worker starts (none:
-ours are imported lazily), then the framework's warm-up and freeze. Each job process imports
-the runtime itself when it starts (unpickling its entrypoint), before its call."""
+WORKER_PRELOAD = [
+    "livekit.plugins.cartesia",
+    "livekit.plugins.elevenlabs",
+    "livekit.plugins.openai",
+    *PRELOAD_MODULES,
+    "livekit.agents.ipc._preload",
+    "livekit.agents.ipc._preload_freeze",
+]
+"""What our worker's forkserver imports: the plugins it registered when it started, our
+``PRELOAD_MODULES`` (the runtime), then the framework's warm-up and freeze."""
+COLD_PRELOAD = ["livekit.agents.ipc._preload", "livekit.agents.ipc._preload_freeze"]
+"""The forkserver without our plugins and runtime (``process-cold``): each job process imports
+them when it starts, as the worker did before ``PRELOAD_MODULES``."""
 
 
 @dataclass
@@ -277,7 +286,7 @@ def per_process(
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_PRELOAD)
+    context.set_forkserver_preload(WORKER_PRELOAD if warm else COLD_PRELOAD)
     go = context.Event()
     results: multiprocessing.Queue[tuple[str, int, Any]] = context.Queue()
     forkserver.ensure_running()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 from typing import Any
@@ -21,6 +22,7 @@ from agent_runtime.providers import (
     build_providers,
     build_stt,
     build_tts,
+    tls_context,
 )
 from agent_runtime.replay.llm_server import LLMScript, ScriptedAnswer, ScriptedLLMServer
 from agent_runtime.replay.local_server import serve
@@ -231,3 +233,25 @@ def test_realtime_call_has_no_stt_or_tts() -> None:
         ProviderEnv(KEYS),
     )
     assert providers.stt is None and providers.tts is None
+
+
+def test_a_call_s_openai_clients_share_the_process_tls_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # parsing the CA bundle costs about 90 ms of CPU per client, on the greeting's path: the
+    # clients of a call reuse the context the worker's prewarm built, which still verifies
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    parsed: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        parsed.append(args or kwargs)
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    gpt = DedicatedLLM(type="dedicated-instance", name="gpt-4.1")
+    for _ in range(2):
+        providers = build_providers(gpt, Voice(provider="cartesia", id="v"), ProviderEnv(KEYS))
+        assert isinstance(providers.llm, openai.LLM) and isinstance(providers.stt, openai.STT)
+    assert parsed == []

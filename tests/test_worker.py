@@ -540,6 +540,31 @@ def test_prewarm_decodes_the_office_ambience_once_per_process() -> None:
     assert out.stdout.split() == ["True", "True"]
 
 
+def test_the_forkserver_preload_registers_the_providers_and_stays_fork_safe() -> None:
+    # the worker's forkserver imports PRELOAD_MODULES and the registered plugins once, and
+    # forks every job process from it: the imports must register the provider plugins (or
+    # each call would import them on its greeting's path) and must not start livekit.rtc's
+    # native runtime (it cannot cross a fork)
+    code = (
+        "import importlib\n"
+        "from livekit.agents import Plugin\n"
+        "from livekit.rtc._ffi_client import FfiClient\n"
+        "from agent_runtime.worker import PRELOAD_MODULES\n"
+        "for name in PRELOAD_MODULES: importlib.import_module(name)\n"
+        "print(sorted(p.package for p in Plugin.registered_plugins))\n"
+        "print(FfiClient._instance is None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    registered, fork_safe = out.stdout.strip().splitlines()
+    for plugin in (
+        "livekit.plugins.openai",
+        "livekit.plugins.cartesia",
+        "livekit.plugins.elevenlabs",
+    ):
+        assert plugin in registered
+    assert fork_safe == "True"
+
+
 def test_prewarm_does_the_first_use_work_of_a_call_before_the_job() -> None:
     code = (
         "import sys\n"
