@@ -18,7 +18,7 @@ import importlib
 from livekit.agents import utils
 from livekit.agents.tokenize import basic
 
-from .providers import tls_context
+from .providers import openai_client, tls_context
 
 LAZY_MODULES = (
     "anyio._backends._asyncio",
@@ -26,11 +26,15 @@ LAZY_MODULES = (
     "h11",
     "httpcore2",
     "livekit.agents.llm.async_toolset",
+    "jiter",
+    "livekit.rtc.resources",
     "numpy.fft",
+    "openai.lib.streaming.chat",
     "openai.pagination",
     "openai.resources.models",
 )
-"""Modules a call imports on first use (found by diffing ``sys.modules`` around a first call)."""
+"""Modules a call imports on first use, its first LLM answer included (found by diffing
+``sys.modules`` around a first call)."""
 
 
 def warm_process() -> None:
@@ -39,6 +43,8 @@ def warm_process() -> None:
     tls_context()  # the OpenAI clients' CA bundle, parsed once
     for name in LAZY_MODULES:
         importlib.import_module(name)
+    # the SDK imports its chat resources on a client's first use of them (no request is sent)
+    _ = openai_client("warm-up", "http://127.0.0.1/v1").chat.completions
     asyncio.run(_open_http_session())
 
 

@@ -572,6 +572,7 @@ def test_prewarm_does_the_first_use_work_of_a_call_before_the_job() -> None:
         "from livekit.agents.utils import http_context\n"
         "from agent_runtime.warmup import LAZY_MODULES\n"
         "from agent_runtime.worker import prewarm\n"
+        "LAZY_MODULES += ('openai.resources.chat.completions.completions',)\n"
         "print(any(m in sys.modules for m in LAZY_MODULES),"
         " http_context._ssl_context_for.cache_info().currsize)\n"
         "prewarm(JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None,"
