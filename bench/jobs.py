@@ -308,33 +308,29 @@ def per_process(
                     return None
         return None
 
-    warm_cpu: dict[int, float] = {}
     errors: list[str] = []
     pids = [p.pid for p in processes if p.pid is not None]
-    while len(warm_cpu) + len(errors) < len(processes):
-        message = receive(set(pids) - set(warm_cpu))
-        if message is None:
-            errors.append("a job process died before its call")
-            break
-        kind, pid, value = message
-        if kind == "ready":
-            warm_cpu[pid] = value
-        else:
-            errors.append(str(value))
+
+    def collect(kind: str, into: dict[int, Any], lost: str) -> None:
+        """Receive every process's ``kind`` message into ``into``; anything else is an error."""
+        while len(into) + len(errors) < len(processes):
+            message = receive(set(pids) - set(into))
+            if message is None:
+                errors.append(lost)
+                return
+            got, pid, value = message
+            if got == kind:
+                into[pid] = value
+            else:
+                errors.append(str(value))
+
+    warm_cpu: dict[int, float] = {}
+    collect("ready", warm_cpu, "a job process died before its call")
     done: dict[int, Any] = {}
     server = memory(server_pid) if server_pid else None
     start = time.perf_counter()
     go.set()
-    while len(done) + len(errors) < len(processes):
-        message = receive(set(pids) - set(done))
-        if message is None:
-            errors.append("a job process died or hung during its call")
-            break
-        kind, pid, value = message
-        if kind == "done":
-            done[pid] = value
-        elif kind == "error":
-            errors.append(str(value))
+    collect("done", done, "a job process died or hung during its call")
     wall = time.perf_counter() - start
     for process in processes:
         process.join(timeout=10)
