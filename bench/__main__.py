@@ -2,7 +2,7 @@
 
 Each benchmark runs in a process of its own (the replay-speed one needs the virtual clock
 hooked in before livekit is imported) and prints its own tables as it goes; the summary at the
-end repeats the headline figures. About 10 minutes on a 2-core machine. Options:
+end repeats the headline figures. About 12 minutes on a 2-core machine. Options:
 
     python -m bench --only cost,latency      # a subset
     python -m bench --full                   # every cost model at 1-50 calls, latency baseline
@@ -125,7 +125,7 @@ def first_word_rows(times: dict[str, list[float]]) -> list[list[str]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="benchmarks to run")
-    parser.add_argument("--full", action="store_true", help="the full grid (about 45 minutes)")
+    parser.add_argument("--full", action="store_true", help="the full grid (about 40 minutes)")
     args = parser.parse_args(argv)
     chosen = [b for b in args.only.split(",") if b]
     print(f"benchmarks: {', '.join(chosen)}; {machine()}")
