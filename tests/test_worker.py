@@ -136,6 +136,33 @@ def _saved(outcome: JobOutcome) -> dict[str, Any]:
 # -- a call that runs --------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def _order_status_line(
+    livekit: FakeLiveKitServer, livekit_env: Callable[[str], None]
+) -> AsyncIterator[tuple[dict[str, str], ReplayedLine]]:
+    """The LiveKit server API and the recorded order-status caller, its LLM and its services;
+    yields the services' settings and the line."""
+    recorded = RecordedCall.load(ORDER_STATUS)
+    llm = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
+    async with (
+        serve(livekit.app) as livekit_url,
+        serve(llm.app) as llm_url,
+        recorded_services(recorded, {}) as (integrations, _),
+    ):
+        livekit_env(livekit_url)
+        yield integrations, ReplayedLine(recorded, f"{llm_url}/v1")
+
+
+async def _run_job(line: ReplayedLine, env: dict[str, str], metadata: str) -> JobOutcome:
+    with fake_job_context(job_metadata=metadata) as ctx:
+        return await run_call_job(
+            ctx,
+            WorkerSettings.from_env(env),
+            connect_line=line.connect,
+            make_providers=line.providers,
+        )
+
+
 @pytest.mark.parametrize("metadata_kind", ["inline", "reference"])
 def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
     metadata_kind: str,
@@ -147,16 +174,12 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
     document = _call_document()
     livekit = FakeLiveKitServer()
     configs = ConfigEndpoint({"call_order_status": document})
-    llm = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
 
     async def job() -> tuple[JobOutcome, ReplayedLine]:
         async with (
-            serve(livekit.app) as livekit_url,
             serve(configs.app) as config_url,
-            serve(llm.app) as llm_url,
-            recorded_services(recorded, {}) as (integrations, _),
+            _order_status_line(livekit, livekit_env) as (integrations, line),
         ):
-            livekit_env(livekit_url)
             env = {
                 "AGENT_REPORT_DIR": str(tmp_path),
                 "AGENT_CLIP_CACHE_DIR": str(tmp_path / "clips"),
@@ -167,15 +190,7 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
                 env["AGENT_CONFIG_URL"] = f"{config_url}/calls/{{call_id}}"
                 env["AGENT_CONFIG_TOKEN"] = CONFIG_TOKEN
                 metadata = json.dumps({"call_id": "call_order_status"})
-            line = ReplayedLine(recorded, f"{llm_url}/v1")
-            with fake_job_context(job_metadata=metadata) as ctx:
-                outcome = await run_call_job(
-                    ctx,
-                    WorkerSettings.from_env(env),
-                    connect_line=line.connect,
-                    make_providers=line.providers,
-                )
-            return outcome, line
+            return await _run_job(line, env, metadata), line
 
     with caplog.at_level(logging.INFO, logger="agent_runtime"):
         outcome, line = run_virtual(job)
@@ -214,31 +229,15 @@ def test_endpointing_delays_from_the_environment_reach_the_call(
 ) -> None:
     # the recorded caller's turns leave the end-of-turn model unsure: with the default 2.5 s
     # maximum delay they are committed 2.5 s after the caller stopped; with 1 s, after 1 s
-    recorded = RecordedCall.load(ORDER_STATUS)
-    livekit = FakeLiveKitServer()
-    llm = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
-
     async def job() -> JobOutcome:
-        async with (
-            serve(livekit.app) as livekit_url,
-            serve(llm.app) as llm_url,
-            recorded_services(recorded, {}) as (integrations, _),
-        ):
-            livekit_env(livekit_url)
+        async with _order_status_line(FakeLiveKitServer(), livekit_env) as (integrations, line):
             env = {
                 "AGENT_REPORT_DIR": str(tmp_path),
                 "AGENT_CLIP_CACHE_DIR": "off",
                 "AGENT_MAX_ENDPOINTING_DELAY": "1.0",
                 **integrations,
             }
-            line = ReplayedLine(recorded, f"{llm_url}/v1")
-            with fake_job_context(job_metadata=json.dumps(_call_document())) as ctx:
-                return await run_call_job(
-                    ctx,
-                    WorkerSettings.from_env(env),
-                    connect_line=line.connect,
-                    make_providers=line.providers,
-                )
+            return await _run_job(line, env, json.dumps(_call_document()))
 
     outcome = run_virtual(job)
     delays = [row.end_of_turn_delay for row in outcome.report.runtime.latency]

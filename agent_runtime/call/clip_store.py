@@ -22,11 +22,11 @@ import soundfile as sf
 from livekit import rtc
 
 from ..log import logger
+from ..media.output import FRAME_SECONDS
 
 ENV_DIR = "AGENT_CLIP_CACHE_DIR"
 """Where the worker keeps rendered sentences; ``off`` disables the store."""
 DEFAULT_DIR = Path.home() / ".cache" / "agent-runtime" / "clips"
-FRAME_SECONDS = 0.02
 
 
 class ClipStore:
