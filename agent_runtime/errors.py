@@ -1,25 +1,40 @@
-"""The runtime's error tree.
+"""The runtime's error tree: every error it raises on purpose, in one place.
 
-- ``RuntimeErrorBase``: every error the runtime raises on purpose.
-  - ``ConfigError``: the call or assistant config is invalid; lists every problem with its JSON
-    path.
-  - ``ProviderConfigError``: a provider cannot be built (a missing environment variable, an
-    optional plugin not installed).
-  - ``ConfigFetchError``: the config endpoint could not be reached or answered an error.
+```
+AgentRuntimeError
+├── ConfigError          a call or assistant config is invalid: every problem with its JSON path
+├── ConfigFetchError     the config endpoint could not be reached or answered an error
+├── SettingsError        an environment variable has a value the runtime cannot use: names it
+├── TemplateError        a template cannot be rendered into what it must be (valid JSON)
+├── ProviderError        an LLM, STT or TTS provider failed; ``retryable``: trying again may help
+│   └── ProviderConfigError   a provider cannot be built (a missing key, a missing plugin)
+├── TelephonyError       the phone line failed (LiveKit server API, SIP); ``sip_status`` when known
+├── ServiceError         an integration's HTTP service failed at the transport
+│   ├── NotReached       the request surely never reached the service (no effect)
+│   └── NoAnswer         it may have reached the service, but no answer came back
+├── ToolError            a tool's action failed; ``message`` holds the words the LLM may see
+└── CallNotRun           a call could not start; ``end_reason`` goes into its report
+```
+
+Each layer maps the errors of the library it wraps at its own seam (the LiveKit client's
+``TwirpError`` in ``telephony``, the framework's provider errors in ``providers``, aiohttp's in
+``integrations``), so the layers above only see this tree. No message here ever holds a secret,
+a phone number or a transcript.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
-class RuntimeErrorBase(Exception):
+class AgentRuntimeError(Exception):
     """Base of every error the runtime raises on purpose."""
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a config document: where it is and what is wrong, in plain words."""
+    """One problem found in a document: where it is and what is wrong, in plain words."""
 
     path: str
     reason: str
@@ -28,20 +43,114 @@ class Problem:
         return f"{self.path}: {self.reason}"
 
 
-class ConfigError(RuntimeErrorBase):
+def _listing(what: str, problems: Sequence[Problem]) -> str:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    noun = "problem" if len(problems) == 1 else "problems"
+    return f"{what} is invalid ({len(problems)} {noun}):\n{lines}"
+
+
+class ConfigError(AgentRuntimeError):
     """A config document is invalid. ``problems`` lists every problem found, never a secret."""
 
     def __init__(self, problems: list[Problem], *, source: str = "config") -> None:
         self.problems = problems
         self.source = source
-        lines = "\n".join(f"  - {p}" for p in problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"{source} is invalid ({len(problems)} {noun}):\n{lines}")
+        super().__init__(_listing(source, problems))
 
 
-class ProviderConfigError(RuntimeErrorBase):
-    """A provider plugin cannot be built from the config and the environment."""
-
-
-class ConfigFetchError(RuntimeErrorBase):
+class ConfigFetchError(AgentRuntimeError):
     """The config endpoint could not be reached, or answered with an error."""
+
+
+class SettingsError(AgentRuntimeError):
+    """The environment holds values the runtime cannot use; each problem's path is a variable."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(_listing("the environment", problems))
+
+
+class TemplateError(AgentRuntimeError, ValueError):
+    """A template cannot be rendered into what it must be (e.g. valid JSON)."""
+
+
+class ProviderError(AgentRuntimeError):
+    """A provider (LLM, STT, TTS) failed.
+
+    Attributes:
+        provider: Which kind failed: ``llm``, ``stt``, ``tts`` or ``session``.
+        retryable: True when the same request may succeed if tried again (a timeout, a 5xx, a
+            dropped connection); False when it cannot (a refused key, a missing plugin).
+    """
+
+    def __init__(self, message: str, *, provider: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.retryable = retryable
+
+
+class ProviderConfigError(ProviderError):
+    """A provider plugin cannot be built from the config and the settings (never retryable)."""
+
+    def __init__(self, message: str, *, provider: str = "provider") -> None:
+        super().__init__(message, provider=provider, retryable=False)
+
+
+class TelephonyError(AgentRuntimeError):
+    """The phone line failed.
+
+    Attributes:
+        sip_status: The SIP status code the far end or the trunk answered, when known (486).
+        sip_reason: The SIP reason phrase, when known ("Busy Here").
+        retryable: True when the same request may succeed later (a 5xx, a timeout).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sip_status: int | None = None,
+        sip_reason: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.sip_status = sip_status
+        self.sip_reason = sip_reason
+        self.retryable = retryable
+
+
+class ServiceError(AgentRuntimeError):
+    """An integration's HTTP service could not be asked (see ``NotReached`` and ``NoAnswer``)."""
+
+
+class NotReached(ServiceError):
+    """The request never reached the service (it surely had no effect)."""
+
+
+class NoAnswer(ServiceError):
+    """The request may have reached the service, but no answer came back in time."""
+
+
+class ToolError(AgentRuntimeError):
+    """An action of a tool failed (a text message, a booking).
+
+    Attributes:
+        message: Short, plain words the LLM may see (never a secret, number or message text).
+        code: A machine-readable kind for the call report, e.g. ``rate_limited``.
+        maybe_done: True when the action may have taken effect (a timeout after the request
+            was sent): it is then never repeated.
+    """
+
+    def __init__(self, message: str, *, code: str, maybe_done: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.maybe_done = maybe_done
+
+
+class CallNotRun(AgentRuntimeError):
+    """The call could not start; ``end_reason`` and the message go into its report."""
+
+    def __init__(self, end_reason: str, message: str) -> None:
+        super().__init__(message)
+        self.end_reason = end_reason

@@ -20,6 +20,8 @@ import soundfile
 from livekit.agents import tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
+from .config.voice import VoiceProfile
+
 Engine = Literal["auto", "espeak", "synthetic"]
 
 SAMPLE_RATE = 22050
@@ -78,7 +80,15 @@ def espeak_available() -> bool:
 class OfflineTTS(tts.TTS):
     """A keyless, offline TTS (espeak-ng, or a synthetic voice when espeak-ng is missing)."""
 
-    def __init__(self, *, engine: Engine = "auto", speed: float = 1.0, voice: str = "en-us"):
+    def __init__(
+        self,
+        *,
+        engine: Engine = "auto",
+        speed: float = 1.0,
+        gain: float = 1.0,
+        voice: str = "en-us",
+    ):
+        """``speed`` and ``gain`` make it sound as the call's provider would (``for_voice``)."""
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=False),
             sample_rate=SAMPLE_RATE,
@@ -88,7 +98,13 @@ class OfflineTTS(tts.TTS):
             engine = "espeak" if espeak_available() else "synthetic"
         self.engine: Engine = engine
         self._speed = speed
+        self._gain = gain
         self._voice = voice
+
+    @classmethod
+    def for_voice(cls, voice: VoiceProfile, *, engine: Engine = "auto") -> OfflineTTS:
+        """A stand-in for ``voice``: its speed, and its volume where its provider has one."""
+        return cls(engine=engine, speed=voice.speed or 1.0, gain=voice.gain)
 
     @property
     def model(self) -> str:
@@ -103,8 +119,14 @@ class OfflineTTS(tts.TTS):
     def render(self, text: str) -> npt.NDArray[np.int16]:
         """Speak ``text`` now (blocking)."""
         if self.engine == "espeak":
-            return espeak_voice(text, speed=self._speed, voice=self._voice)
-        return synthetic_voice(text, speed=self._speed)
+            samples = espeak_voice(text, speed=self._speed, voice=self._voice)
+        else:
+            samples = synthetic_voice(text, speed=self._speed)
+        if self._gain == 1.0:
+            return samples
+        louder = np.clip(samples.astype(np.float32) * self._gain, -32768, 32767)
+        result: npt.NDArray[np.int16] = louder.astype(np.int16)
+        return result
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS

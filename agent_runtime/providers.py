@@ -1,58 +1,61 @@
-"""Build the provider plugins of a call from its config and the environment.
+"""Build the provider plugins of a call from its config and the provider settings.
 
 Always plugin *instances*, never model strings (a string routes to LiveKit's cloud gateway).
-Keys come from the environment; a missing one is a ``ProviderConfigError`` naming the variable.
-Each provider's endpoint can be moved with ``<PROVIDER>_BASE_URL`` (a proxy, a regional host, or
-a local stand-in in tests).
-The VAD and the end-of-turn model are the offline ones of ``livekit-local-inference``.
+Keys come from ``ProviderSettings``; a missing one is a ``ProviderConfigError`` naming the
+variable. Each provider's endpoint can be moved with ``<PROVIDER>_BASE_URL`` (a proxy, a
+regional host, or a local stand-in in tests). The VAD and the end-of-turn model are the offline
+ones of ``livekit-local-inference``. Whoever builds ``Providers`` closes them (``aclose``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import os
 import ssl
-from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from livekit.agents import inference, llm, stt, tts
+from pydantic import Field, SecretStr
 
-from .config.assistant import Voice
 from .config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM, RealtimeLLM
-from .errors import ProviderConfigError
+from .config.voice import VoiceProfile
+from .errors import ProviderConfigError, ProviderError
+from .settings import EnvModel
 
 if TYPE_CHECKING:
     import openai as openai_sdk
 
-SttProvider = Literal["openai", "cartesia", "elevenlabs"]
 
-DEFAULT_CARTESIA_VOICE = "f786b574-daa5-4673-aa0c-cbe3e8534c02"
-"""Cartesia's default voice, used when the assistant has no ``voice``."""
+class ProviderSettings(EnvModel):
+    """Keys and endpoints of the LLM, STT and TTS providers."""
 
-
-@dataclass(frozen=True)
-class ProviderEnv:
-    """The environment the providers are built from, read once."""
-
-    values: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_environ(cls) -> ProviderEnv:
-        """Snapshot ``os.environ``."""
-        return cls(dict(os.environ))
-
-    def get(self, name: str) -> str | None:
-        """A variable's value, or None when unset or empty."""
-        return self.values.get(name) or None
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str = Field("https://api.openai.com/v1", alias="OPENAI_BASE_URL")
+    openrouter_api_key: SecretStr | None = Field(None, alias="OPENROUTER_API_KEY")
+    openrouter_base_url: str = Field("https://openrouter.ai/api/v1", alias="OPENROUTER_BASE_URL")
+    ministral_api_key: SecretStr | None = Field(None, alias="MINISTRAL_API_KEY")
+    ministral_base_url: str | None = Field(None, alias="MINISTRAL_BASE_URL")
+    google_api_key: SecretStr | None = Field(None, alias="GOOGLE_API_KEY")
+    cartesia_api_key: SecretStr | None = Field(None, alias="CARTESIA_API_KEY")
+    cartesia_base_url: str = Field("https://api.cartesia.ai", alias="CARTESIA_BASE_URL")
+    eleven_api_key: SecretStr | None = Field(None, alias="ELEVEN_API_KEY")
+    eleven_base_url: str = Field("https://api.elevenlabs.io/v1", alias="ELEVEN_BASE_URL")
+    stt_provider: Literal["openai", "cartesia", "elevenlabs"] = Field(
+        "openai", alias="STT_PROVIDER"
+    )
+    stt_language: str = Field("en", alias="STT_LANGUAGE")
 
     def require(self, name: str, purpose: str) -> str:
-        """A variable's value, or a ``ProviderConfigError`` naming it and what needs it."""
-        value = self.get(name)
-        if value is None:
-            raise ProviderConfigError(f"{name} is not set; it is needed for {purpose}")
-        return value
+        """The value of setting ``name``, or a ``ProviderConfigError`` naming its variable."""
+        value = getattr(self, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value:
+            variable = type(self).model_fields[name].alias
+            raise ProviderConfigError(f"{variable} is not set; it is needed for {purpose}")
+        return str(value)
 
 
 @functools.cache
@@ -68,7 +71,11 @@ def tls_context() -> ssl.SSLContext:
 
 
 def openai_client(api_key: str, base_url: str) -> openai_sdk.AsyncClient:
-    """An OpenAI SDK client on the shared TLS context, with the plugin's own HTTP settings."""
+    """An OpenAI SDK client on the shared TLS context, with the plugin's own HTTP settings.
+
+    The caller closes it (``await client.close()``): the plugins never close a client they
+    were given.
+    """
     import httpx2
     import openai as openai_sdk
 
@@ -87,132 +94,140 @@ def openai_client(api_key: str, base_url: str) -> openai_sdk.AsyncClient:
     )
 
 
-def build_llm(model: LLMModel, env: ProviderEnv) -> llm.LLM | llm.RealtimeModel:
+@dataclass
+class Clients:
+    """The OpenAI SDK clients built for a call's plugins, closed with them."""
+
+    made: list[openai_sdk.AsyncClient] = field(default_factory=list)
+
+    def openai(self, api_key: str, base_url: str) -> openai_sdk.AsyncClient:
+        """A new client (see ``openai_client``), kept to be closed."""
+        client = openai_client(api_key, base_url)
+        self.made.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client (idempotent)."""
+        made, self.made = self.made, []
+        for client in made:
+            await client.close()
+
+
+def build_llm(
+    model: LLMModel, settings: ProviderSettings, clients: Clients
+) -> llm.LLM | llm.RealtimeModel:
     """The LLM plugin for an ``llm_model`` config."""
     from livekit.plugins import openai
 
     match model:
         case DedicatedLLM(name="gpt-4.1"):
-            return openai.LLM(
-                model="gpt-4.1",
-                client=openai_client(
-                    env.require("OPENAI_API_KEY", "llm_model gpt-4.1"),
-                    env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-                ),
-            )
+            key = settings.require("openai_api_key", "llm_model gpt-4.1")
+            return openai.LLM(model="gpt-4.1", client=clients.openai(key, settings.openai_base_url))
         case DedicatedLLM():
+            base_url = settings.require("ministral_base_url", f"llm_model {model.name}")
+            secret = settings.ministral_api_key
             return openai.LLM(
                 model=model.name,
-                client=openai_client(
-                    env.get("MINISTRAL_API_KEY") or "no-key",
-                    env.require("MINISTRAL_BASE_URL", f"llm_model {model.name}"),
-                ),
+                client=clients.openai(secret.get_secret_value() if secret else "no-key", base_url),
                 _strict_tool_schema=False,
             )
         case OpenRouterLLM():
-            key = env.require("OPENROUTER_API_KEY", "an openrouter llm_model")
+            key = settings.require("openrouter_api_key", "an openrouter llm_model")
             return openai.LLM.with_openrouter(
                 model=model.openrouter_model_id,
                 api_key=key,
-                client=openai_client(
-                    key, env.get("OPENROUTER_BASE_URL") or "https://openrouter.ai/api/v1"
-                ),
+                client=clients.openai(key, settings.openrouter_base_url),
                 provider={"order": [model.openrouter_provider], "allow_fallbacks": False},
             )
         case CustomLLM():
             return openai.LLM(
                 model=model.model_name,
-                client=openai_client(model.api_key.get_secret_value(), model.api_url),
+                client=clients.openai(model.api_key.get_secret_value(), model.api_url),
                 _strict_tool_schema=False,
             )
         case RealtimeLLM(provider="openai"):
             return openai.realtime.RealtimeModel(
                 model=model.realtime_model_id,
                 voice=model.realtime_voice_id or "marin",
-                api_key=env.require("OPENAI_API_KEY", "an openai realtime llm_model"),
+                api_key=settings.require("openai_api_key", "an openai realtime llm_model"),
             )
         case RealtimeLLM():
-            return _google_realtime(model, env)
-    raise ProviderConfigError(f"unsupported llm_model type {model.type!r}")
+            return _google_realtime(model, settings)
+    raise ProviderConfigError(f"unsupported llm_model type {model.type!r}", provider="llm")
 
 
-def _google_realtime(model: RealtimeLLM, env: ProviderEnv) -> llm.RealtimeModel:
+def _google_realtime(model: RealtimeLLM, settings: ProviderSettings) -> llm.RealtimeModel:
     try:
         import livekit.plugins.google as google
     except ImportError:
         raise ProviderConfigError(
             "a google realtime llm_model needs the optional plugin: "
-            "pip install 'agent-runtime[google]'"
+            "pip install 'agent-runtime[google]'",
+            provider="llm",
         ) from None
     realtime: llm.RealtimeModel = google.realtime.RealtimeModel(
         model=model.realtime_model_id,
         voice=model.realtime_voice_id or "Puck",
-        api_key=env.require("GOOGLE_API_KEY", "a google realtime llm_model"),
+        api_key=settings.require("google_api_key", "a google realtime llm_model"),
     )
     return realtime
 
 
-def build_tts(voice: Voice | None, env: ProviderEnv) -> tts.TTS:
-    """The TTS plugin for a ``voice`` config (Cartesia's default voice when there is none).
+def build_tts(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
+    """The TTS plugin for the call's voice.
 
-    Cartesia takes speed and volume itself (sonic-3). ElevenLabs takes speed in its voice
-    settings and has no volume: the output path applies that gain.
+    Cartesia takes speed and volume (sonic-3); ElevenLabs takes speed in its voice settings and
+    has no volume.
     """
-    if voice is None or voice.provider == "cartesia":
+    if voice.provider == "cartesia":
         from livekit.plugins import cartesia
 
         return cartesia.TTS(
-            api_key=env.require("CARTESIA_API_KEY", "a cartesia voice"),
-            base_url=env.get("CARTESIA_BASE_URL") or "https://api.cartesia.ai",
+            api_key=settings.require("cartesia_api_key", "a cartesia voice"),
+            base_url=settings.cartesia_base_url,
             model="sonic-3",
-            voice=voice.id if voice else DEFAULT_CARTESIA_VOICE,
-            speed=voice.speed if voice else None,
-            volume=voice.volume if voice else None,
+            voice=voice.voice_id,
+            speed=voice.speed,
+            volume=voice.volume,
         )
     from livekit.plugins import elevenlabs
 
     return elevenlabs.TTS(
-        api_key=env.require("ELEVEN_API_KEY", "an elevenlabs voice"),
-        base_url=env.get("ELEVEN_BASE_URL") or "https://api.elevenlabs.io/v1",
-        voice_id=voice.id,
+        api_key=settings.require("eleven_api_key", "an elevenlabs voice"),
+        base_url=settings.eleven_base_url,
+        voice_id=voice.voice_id,
         voice_settings=elevenlabs.VoiceSettings(
-            stability=0.5, similarity_boost=0.75, speed=voice.speed
+            stability=0.5, similarity_boost=0.75, speed=voice.speed or 1.0
         ),
         encoding="pcm_24000",
     )
 
 
-def build_stt(env: ProviderEnv) -> stt.STT:
+def build_stt(settings: ProviderSettings, clients: Clients) -> stt.STT:
     """The speech-to-text plugin chosen by ``STT_PROVIDER`` (default ``openai``)."""
-    provider = env.get("STT_PROVIDER") or "openai"
-    language = env.get("STT_LANGUAGE") or "en"
-    if provider == "openai":
+    language = settings.stt_language
+    if settings.stt_provider == "openai":
         from livekit.plugins import openai
 
+        key = settings.require("openai_api_key", "STT_PROVIDER=openai")
         return openai.STT(
             model="gpt-4o-mini-transcribe",
             language=language,
-            client=openai_client(
-                env.require("OPENAI_API_KEY", "STT_PROVIDER=openai"),
-                env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-            ),
+            client=clients.openai(key, settings.openai_base_url),
             use_realtime=True,
         )
-    if provider == "cartesia":
+    if settings.stt_provider == "cartesia":
         from livekit.plugins import cartesia
 
         return cartesia.STT(
-            api_key=env.require("CARTESIA_API_KEY", "STT_PROVIDER=cartesia"), language=language
+            api_key=settings.require("cartesia_api_key", "STT_PROVIDER=cartesia"),
+            language=language,
         )
-    if provider == "elevenlabs":
-        from livekit.plugins import elevenlabs
+    from livekit.plugins import elevenlabs
 
-        return elevenlabs.STT(
-            api_key=env.require("ELEVEN_API_KEY", "STT_PROVIDER=elevenlabs"),
-            language_code=language,
-        )
-    raise ProviderConfigError(
-        f"STT_PROVIDER must be one of openai, cartesia, elevenlabs (got {provider!r})"
+    return elevenlabs.STT(
+        api_key=settings.require("eleven_api_key", "STT_PROVIDER=elevenlabs"),
+        language_code=language,
     )
 
 
@@ -229,27 +244,65 @@ def build_turn_detector() -> inference.TurnDetector:
     return inference.TurnDetector(version="v1-mini")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Providers:
-    """Everything a call's session is built from."""
+    """Everything a call's session is built from; its builder closes it (``aclose``)."""
 
     stt: stt.STT | None
     llm: llm.LLM | llm.RealtimeModel
     tts: tts.TTS | None
     vad: inference.VAD
     turn_detector: inference.TurnDetector
+    clients: Clients = field(default_factory=Clients)
+    """The HTTP clients built for the plugins (the plugins do not close them)."""
+
+    async def aclose(self) -> None:
+        """Close the plugins and their clients (idempotent)."""
+        for plugin in (self.stt, self.llm, self.tts):
+            if plugin is not None:
+                with contextlib.suppress(Exception):  # closing must not hide the call's end
+                    await plugin.aclose()
+        await self.clients.aclose()
 
 
 def build_providers(
-    model: LLMModel, voice: Voice | None, env: ProviderEnv, *, vad: inference.VAD | None = None
+    model: LLMModel,
+    voice: VoiceProfile,
+    settings: ProviderSettings,
+    *,
+    vad: inference.VAD | None = None,
 ) -> Providers:
     """All providers of a call. A realtime model speaks and listens itself: no STT, no TTS."""
-    chat = build_llm(model, env)
+    clients = Clients()
+    chat = build_llm(model, settings, clients)
     realtime = isinstance(chat, llm.RealtimeModel)
     return Providers(
-        stt=None if realtime else build_stt(env),
+        stt=None if realtime else build_stt(settings, clients),
         llm=chat,
-        tts=None if realtime else build_tts(voice, env),
+        tts=None if realtime else build_tts(voice, settings),
         vad=vad or build_vad(),
         turn_detector=build_turn_detector(),
+        clients=clients,
+    )
+
+
+_KINDS = {
+    "llm_error": "llm",
+    "stt_error": "stt",
+    "tts_error": "tts",
+    "realtime_model_error": "llm",
+}
+
+
+def provider_error(error: object) -> ProviderError:
+    """A provider failure as the framework reports it, as a ``ProviderError``.
+
+    ``error`` is an ``ErrorEvent``'s or a ``CloseEvent``'s; no message or body of the provider
+    is kept.
+    """
+    kind = _KINDS.get(str(getattr(error, "type", "")), "session")
+    cause = getattr(error, "error", error)
+    retryable = bool(getattr(cause, "retryable", getattr(error, "recoverable", False)))
+    return ProviderError(
+        f"the {kind} provider failed ({type(cause).__name__})", provider=kind, retryable=retryable
     )

@@ -43,12 +43,14 @@ def warm_process() -> None:
     tls_context()  # the OpenAI clients' CA bundle, parsed once
     for name in LAZY_MODULES:
         importlib.import_module(name)
+    asyncio.run(_warm_clients())
+
+
+async def _warm_clients() -> None:
     # the SDK imports its chat resources on a client's first use of them (no request is sent)
-    _ = openai_client("warm-up", "http://127.0.0.1/v1").chat.completions
-    asyncio.run(_open_http_session())
-
-
-async def _open_http_session() -> None:
+    client = openai_client("warm-up", "http://127.0.0.1/v1")
+    _ = client.chat.completions
+    await client.close()
     # the framework caches the session's TLS context per process: building it parses the CA
     # bundle, and the session itself belongs to the job's event loop, so only the context stays
     async with utils.http_context.open():

@@ -29,8 +29,8 @@ from agent_runtime.call.clip_store import ClipStore
 from agent_runtime.call.session import TurnOptions
 from agent_runtime.offline_tts import OfflineTTS
 from agent_runtime.replay.recorded_call import RecordedCall
-from agent_runtime.worker import PRELOAD_MODULES, load_models
-from agent_runtime.worker import prewarm as worker_prewarm
+from agent_runtime.worker.server import PRELOAD_MODULES, load_models
+from agent_runtime.worker.server import prewarm as worker_prewarm
 
 from . import harness
 from .common import CALLS, Memory, cpu_seconds, load, memory

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from livekit.agents import llm
 
-from agent_runtime.call.context import PluginContext
-
 from . import calendly, end_call, http_tools, sms
+from .context import PluginContext
 
 _PLUGINS = (end_call, sms, calendly, http_tools)
 

@@ -17,17 +17,18 @@ from zoneinfo import ZoneInfo
 from email_validator import EmailNotValidError, validate_email
 from livekit.agents import RunContext, llm
 
-from agent_runtime.call.context import CallControl, PluginContext
+from agent_runtime.errors import ToolError
 from agent_runtime.integrations.calendly import (
     Booking,
     CalendlyClient,
-    CalendlySettings,
     event_type_uri,
     iso_utc,
 )
 from agent_runtime.integrations.calendly_tokens import token_provider
-from agent_runtime.integrations.once import ActionError, AtMostOnce
+from agent_runtime.integrations.once import AtMostOnce
 from agent_runtime.log import logger
+
+from .context import CallControl, PluginContext
 
 MAX_DAYS = 28
 MAX_LISTED = 20
@@ -93,7 +94,7 @@ class Scheduler:
             times = await self._client.available_times(
                 self._event_type, start, self._midnight(last + timedelta(days=1))
             )
-        except ActionError as err:
+        except ToolError as err:
             self._failed("find", err)
             raise llm.ToolError(err.message) from None
         self._control.event("calendly_slots", found=len(times), days=(last - first).days + 1)
@@ -124,7 +125,7 @@ class Scheduler:
         repeated = self._bookings.started(key)
         try:
             booking = await self._bookings.run(key, lambda: self._book(start, name, email))
-        except ActionError as err:
+        except ToolError as err:
             raise llm.ToolError(err.message) from None
         when = spoken_time(booking.start, self._zone)
         if repeated:
@@ -136,14 +137,18 @@ class Scheduler:
             booking = await self._client.book(
                 self._event_type, start, name=name, email=email, time_zone=self._zone_name
             )
-        except ActionError as err:
+        except ToolError as err:
             self._failed("book", err)
             raise
         self._control.event("calendly_booked", invitee=booking.invitee_uri, event=booking.event_uri)
         logger.info("calendly booking made: %s", booking.invitee_uri)
         return booking
 
-    def _failed(self, operation: str, error: ActionError) -> None:
+    async def aclose(self) -> None:
+        """Wait for a booking still on the wire: its outcome goes into the report."""
+        await self._bookings.aclose()
+
+    def _failed(self, operation: str, error: ToolError) -> None:
         self._control.event(
             "calendly_failed", operation=operation, code=error.code, maybe_booked=error.maybe_done
         )
@@ -235,16 +240,18 @@ def tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:
     config = ctx.spec.assistant.calendly
     if config is None:
         return []
-    tokens = token_provider(ctx.env, config.connection_id)
+    settings = ctx.integrations.calendly
+    tokens = token_provider(settings, config.connection_id)
     if tokens is None:
         reason = "no Calendly token: set CALENDLY_TOKEN, CALENDLY_TOKEN_<ID> or CALENDLY_TOKEN_URL"
         logger.warning("find_slots and book_slot are not offered: %s", reason)
         ctx.control.event("calendly_unavailable", reason=reason)
         return []
     scheduler = Scheduler(
-        CalendlyClient(tokens, CalendlySettings.from_env(ctx.env)),
+        CalendlyClient(tokens, settings),
         event_type=event_type_uri(config.event_type_id),
         zone=ctx.spec.time_zone,
         control=ctx.control,
     )
+    ctx.control.own(scheduler)
     return _build(scheduler, ctx.spec.time_zone)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from livekit.agents import RunContext, llm
 
-from agent_runtime.call.context import PluginContext
+from .context import PluginContext
 
 DESCRIPTION = """Ends the call and hangs up.
 

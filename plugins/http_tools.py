@@ -22,35 +22,17 @@ from urllib.parse import quote
 import aiohttp
 from livekit.agents import RunContext, llm
 
-from agent_runtime.call.context import PluginContext
 from agent_runtime.config.assistant import CustomTool, FieldSpec
-from agent_runtime.config.templating import TemplateError, as_text, render_json, render_text
-from agent_runtime.integrations.egress import EgressPolicy, EgressRefused, Response, request
+from agent_runtime.config.templating import as_text, render_json, render_text
+from agent_runtime.errors import TemplateError
+from agent_runtime.integrations.egress import EgressRefused, HttpToolSettings, Response, request
 from agent_runtime.log import logger
 
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_BYTES = 64_000
+from .context import PluginContext
+
 LLM_CHARS = 2_000
 _SECRET_KEY = re.compile(r"key|token|secret|password|auth|signature", re.IGNORECASE)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-@dataclass(frozen=True)
-class HttpToolSettings:
-    """Limits of the HTTP tools and where they may go."""
-
-    timeout: float = DEFAULT_TIMEOUT
-    max_bytes: int = DEFAULT_MAX_BYTES
-    policy: EgressPolicy = EgressPolicy()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> HttpToolSettings:
-        """``HTTP_TOOLS_TIMEOUT`` (s), ``HTTP_TOOLS_MAX_RESPONSE_BYTES``, and the egress policy."""
-        return cls(
-            timeout=float(env.get("HTTP_TOOLS_TIMEOUT") or DEFAULT_TIMEOUT),
-            max_bytes=int(env.get("HTTP_TOOLS_MAX_RESPONSE_BYTES") or DEFAULT_MAX_BYTES),
-            policy=EgressPolicy.from_env(env),
-        )
 
 
 def parameters_schema(inputs: list[FieldSpec]) -> dict[str, Any]:
@@ -290,7 +272,7 @@ def _build(tool: CustomTool, ctx: PluginContext, settings: HttpToolSettings) -> 
 
 def tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:
     """One tool per usable ``custom_tools[]`` entry (unusable ones were warned about)."""
-    settings = HttpToolSettings.from_env(ctx.env)
+    settings = ctx.integrations.http_tools
     return [
         _build(tool, ctx, settings)
         for tool in ctx.spec.assistant.custom_tools

@@ -13,12 +13,12 @@ from typing import Any
 
 from livekit.agents import RunContext, llm
 
-from agent_runtime.call.context import PluginContext
-from agent_runtime.errors import ProviderConfigError
-from agent_runtime.integrations.once import ActionError
+from agent_runtime.errors import ProviderConfigError, ToolError
 from agent_runtime.integrations.sms import SmsOutbox, plain_text
 from agent_runtime.integrations.sms_setup import sms_outbox
 from agent_runtime.log import logger
+
+from .context import PluginContext
 
 WRITTEN = """Sends a text message (SMS) to the phone of the person on this call.
 
@@ -52,7 +52,7 @@ def _build(outbox: SmsOutbox, to: str, template: str | None) -> llm.Tool:
             body = plain_text(message)
         try:
             receipt = await outbox.send(to, body, purpose="tool")
-        except ActionError as err:
+        except ToolError as err:
             raise llm.ToolError(err.message) from None
         return NOT_RESENT if receipt.repeated else SENT
 
@@ -75,10 +75,11 @@ def tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:
     try:
         if to is None:
             raise ProviderConfigError("the call has no phone number of the person to text")
-        outbox = sms_outbox(ctx.spec, ctx.env, ctx.control.event)
+        outbox = sms_outbox(ctx.spec, ctx.integrations, ctx.control.event)
     except ProviderConfigError as err:
         logger.warning("send_sms is not offered: %s", err)
         ctx.control.event("sms_unavailable", reason=str(err))
         return []
+    ctx.control.own(outbox)
     template = ctx.spec.render(assistant.sms_template).text if assistant.sms_template else None
     return [_build(outbox, to, template)]

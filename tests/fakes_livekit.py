@@ -40,9 +40,14 @@ class TwirpCall:
 class FakeLiveKitServer:
     """The LiveKit server API, as far as a worker job uses it."""
 
-    def __init__(self, *, errors: dict[str, tuple[int, str]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        errors: dict[str, tuple[int, str] | tuple[int, str, dict[str, str]]] | None = None,
+    ) -> None:
         self.errors = dict(errors or {})
-        """Per method name, a twirp error to answer with: (HTTP status, twirp code)."""
+        """Per method name, a twirp error to answer with: (HTTP status, twirp code), and its
+        metadata (``sip_status_code``...) as LiveKit's SIP service sends it."""
         self.calls: list[TwirpCall] = []
         self.rejected: list[str] = []
         """Why requests were refused (no or bad token)."""
@@ -71,8 +76,8 @@ class FakeLiveKitServer:
             message.ParseFromString(body)
         self.calls.append(TwirpCall(service, method, message, request.content_type, claims))
         if method in self.errors:
-            status, code = self.errors[method]
-            return _error(status, code, f"{method} refused")
+            status, code, *meta = self.errors[method]
+            return _error(status, code, f"{method} refused", meta[0] if meta else None)
         response = response_type()
         if as_json:
             return web.json_response(json_format.MessageToDict(response))
@@ -90,8 +95,13 @@ class FakeLiveKitServer:
             return None
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "msg": message}, status=status)
+def _error(
+    status: int, code: str, message: str, meta: dict[str, str] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"code": code, "msg": message}
+    if meta:
+        body["meta"] = meta
+    return web.json_response(body, status=status)
 
 
 class ConfigEndpoint:

@@ -12,22 +12,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from livekit.agents import llm
 
-from agent_runtime.call.context import PluginContext
 from agent_runtime.config.loading import spec_from_document
-from agent_runtime.integrations.calendly import (
-    CalendlyClient,
-    CalendlySettings,
-    event_type_uri,
-    iso_utc,
-)
+from agent_runtime.errors import ToolError
+from agent_runtime.integrations.calendly import CalendlyClient, event_type_uri, iso_utc
+from agent_runtime.integrations.calendly_settings import CalendlySettings
 from agent_runtime.integrations.calendly_tokens import (
     PlatformToken,
     StaticToken,
     token_provider,
 )
-from agent_runtime.integrations.once import ActionError
+from agent_runtime.integrations.settings import IntegrationSettings
 from agent_runtime.plugins import calendly as calendly_plugin
+from agent_runtime.plugins.context import PluginContext
 from agent_runtime.replay.local_server import serve
+from agent_runtime.telephony.local import LocalLine
 
 from .fakes_calendly import (
     CONNECTION,
@@ -37,7 +35,7 @@ from .fakes_calendly import (
     FakeCalendly,
     Scripted,
 )
-from .test_sms import Control, Line, virtual
+from .test_sms import Control, virtual
 
 LA = ZoneInfo("America/Los_Angeles")
 DAY = (datetime.now(LA) + timedelta(days=30)).date()  # a day surely ahead, in the callee's zone
@@ -49,6 +47,10 @@ def at(hour: int, minute: int = 0, day: date = DAY) -> datetime:
 
 
 SLOTS = [at(9), at(14, 30), at(16), at(10, day=DAY + timedelta(days=9))]
+
+
+def calendly(env: dict[str, str]) -> CalendlySettings:
+    return CalendlySettings.from_env(env)
 
 
 def client(base_url: str, token: str = TOKEN, **env: str) -> CalendlyClient:
@@ -84,14 +86,14 @@ def test_token_sources_in_order() -> None:
     own = {"CALENDLY_TOKEN_8C1F_42_AB": "own-token"}
     url = {"CALENDLY_TOKEN_URL": "https://platform.example/tokens"}
     shared = {"CALENDLY_TOKEN": "shared-token"}
-    assert isinstance(token_provider({**own, **url, **shared}, connection), StaticToken)
-    assert isinstance(token_provider({**url, **shared}, connection), PlatformToken)
-    assert isinstance(token_provider(shared, connection), StaticToken)
-    assert token_provider({}, connection) is None
+    assert isinstance(token_provider(calendly({**own, **url, **shared}), connection), StaticToken)
+    assert isinstance(token_provider(calendly({**url, **shared}), connection), PlatformToken)
+    assert isinstance(token_provider(calendly(shared), connection), StaticToken)
+    assert token_provider(calendly({}), connection) is None
 
     async def tokens() -> tuple[str, str]:
-        first = token_provider({**own, **shared}, connection)
-        second = token_provider(shared, connection)
+        first = token_provider(calendly({**own, **shared}), connection)
+        second = token_provider(calendly(shared), connection)
         assert first is not None and second is not None
         return await first.token(), await second.token()
 
@@ -108,7 +110,7 @@ async def test_the_platform_token_endpoint() -> None:
             PlatformToken(f"{url}/tokens", connection_id=CONNECTION, auth="wrong"),
             PlatformToken(f"{url}/tokens", connection_id="conn_unknown", auth=PLATFORM_AUTH),
         ):
-            with pytest.raises(ActionError) as caught:
+            with pytest.raises(ToolError) as caught:
                 await provider.token()
             assert caught.value.code == "token_unavailable"
     assert [path for _, path, _ in fake.requests] == ["/tokens"] * 3
@@ -166,7 +168,7 @@ async def test_booking_refusals_are_short_errors(setup: Any, code: str, words: s
     fake = FakeCalendly(SLOTS)
     setup(fake)
     async with serve(fake.app) as url:
-        with pytest.raises(ActionError) as caught:
+        with pytest.raises(ToolError) as caught:
             await client(url).book(
                 EVENT_TYPE, SLOTS[1], name="Jane", email="jane@example.com", time_zone="UTC"
             )
@@ -177,7 +179,7 @@ async def test_booking_refusals_are_short_errors(setup: Any, code: str, words: s
 async def test_calendly_refusing_the_email_is_named() -> None:
     fake = FakeCalendly(SLOTS)
     async with serve(fake.app) as url:
-        with pytest.raises(ActionError) as caught:
+        with pytest.raises(ToolError) as caught:
             await client(url).book(
                 EVENT_TYPE, SLOTS[1], name="Jane", email="jane@example", time_zone="UTC"
             )
@@ -187,7 +189,7 @@ async def test_calendly_refusing_the_email_is_named() -> None:
 async def test_other_refusals_say_what_calendly_said() -> None:
     fake = FakeCalendly(SLOTS)
     async with serve(fake.app) as url:
-        with pytest.raises(ActionError) as caught:
+        with pytest.raises(ToolError) as caught:
             await client(url).book(
                 EVENT_TYPE, SLOTS[1], name="Jane", email="jane@example.com", time_zone="Mars/Base"
             )
@@ -200,11 +202,11 @@ async def test_a_failed_service_may_have_booked() -> None:
     fake.script["/invitees"] = [Scripted(502, {"title": "Bad Gateway"})]
     fake.script["/event_type_available_times"] = [Scripted(503)]
     async with serve(fake.app) as url:
-        with pytest.raises(ActionError) as booking:
+        with pytest.raises(ToolError) as booking:
             await client(url).book(
                 EVENT_TYPE, SLOTS[1], name="Jane", email="jane@example.com", time_zone="UTC"
             )
-        with pytest.raises(ActionError) as finding:
+        with pytest.raises(ToolError) as finding:
             await client(url).available_times(EVENT_TYPE, at(0), at(23))
     assert booking.value.maybe_done and "do not book again" in booking.value.message
     assert not finding.value.maybe_done
@@ -233,7 +235,12 @@ def _spec() -> Any:
 
 def _tools(env: dict[str, str]) -> tuple[llm.RawFunctionTool, llm.RawFunctionTool, Control]:
     control = Control()
-    ctx = PluginContext(spec=_spec(), control=control, telephony=Line(), env=env)
+    ctx = PluginContext(
+        spec=_spec(),
+        control=control,
+        telephony=LocalLine(),
+        integrations=IntegrationSettings.from_env(env),
+    )
     find, book = calendly_plugin.tools(ctx)
     assert isinstance(find, llm.RawFunctionTool) and isinstance(book, llm.RawFunctionTool)
     return find, book, control
@@ -241,10 +248,17 @@ def _tools(env: dict[str, str]) -> tuple[llm.RawFunctionTool, llm.RawFunctionToo
 
 def test_the_tools_are_offered_only_with_calendly_and_a_token() -> None:
     spec = spec_from_document({"assistant": {"prompt": "Hi."}})
-    ctx = PluginContext(spec=spec, control=Control(), telephony=Line(), env={"CALENDLY_TOKEN": "t"})
+    ctx = PluginContext(
+        spec=spec,
+        control=Control(),
+        telephony=LocalLine(),
+        integrations=IntegrationSettings.from_env({"CALENDLY_TOKEN": "t"}),
+    )
     assert calendly_plugin.tools(ctx) == []
     control = Control()
-    ctx = PluginContext(spec=_spec(), control=control, telephony=Line(), env={})
+    ctx = PluginContext(
+        spec=_spec(), control=control, telephony=LocalLine(), integrations=IntegrationSettings()
+    )
     assert calendly_plugin.tools(ctx) == []
     assert "CALENDLY_TOKEN" in control.of("calendly_unavailable")[0]["reason"]
     find, book, _ = _tools({"CALENDLY_TOKEN": "t"})

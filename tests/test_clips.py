@@ -17,6 +17,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
 from agent_runtime.call.clip_store import ClipStore
 from agent_runtime.call.clips import ClipCache, Clips, StaticSentence
+from agent_runtime.call.settings import CallSettings
 
 RATE = 24000
 GREETING = "Hello, this is Alex from Acme support."
@@ -71,14 +72,24 @@ class _FakeStream(tts.ChunkedStream):
         output_emitter.flush()
 
 
+def start(clips: Clips) -> Clips:
+    clips.start()
+    return clips
+
+
 def _samples(frames: list[rtc.AudioFrame] | tuple[rtc.AudioFrame, ...]) -> np.ndarray:
     return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
 
 
 async def test_the_greeting_plays_while_the_tts_is_still_rendering() -> None:
     hold = asyncio.Event()
-    clips = Clips(
-        FakeTTS(hold=hold), VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=ClipCache()
+    clips = start(
+        Clips(
+            FakeTTS(hold=hold),
+            VOICE,
+            {"first_sentence": StaticSentence(GREETING)},
+            cache=ClipCache(),
+        )
     )
     audio = await asyncio.wait_for(clips.stream("first_sentence", first_frame_within=1.0), 2.0)
     assert audio is not None  # available before the TTS has finished
@@ -97,12 +108,14 @@ async def test_the_greeting_plays_while_the_tts_is_still_rendering() -> None:
 async def test_a_clip_cached_in_the_process_plays_without_a_synthesis() -> None:
     cache = ClipCache()
     first = FakeTTS()
-    clips = Clips(first, VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=cache)
+    clips = start(Clips(first, VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=cache))
     assert await clips.get("first_sentence", wait_at_most=2.0) is not None
     second = FakeTTS()
-    again = Clips(second, VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=cache)
+    again = start(Clips(second, VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=cache))
     assert await again.get("first_sentence", wait_at_most=0.01) is not None
     assert (first.requests, second.requests) == ([GREETING], [])
+    await clips.aclose()
+    await again.aclose()
 
 
 async def test_sentences_without_variables_are_reused_from_disk_by_another_process(
@@ -113,40 +126,50 @@ async def test_sentences_without_variables_are_reused_from_disk_by_another_proce
         "first_sentence": StaticSentence(GREETING, shareable=True),
         "end_of_call_sentence": StaticSentence("Goodbye Maria.", shareable=False),
     }
-    first = Clips(FakeTTS(), VOICE, dict(sentences), cache=ClipCache(), store=store)
+    first = start(Clips(FakeTTS(), VOICE, dict(sentences), cache=ClipCache(), store=store))
     rendered = await first.get("first_sentence", wait_at_most=2.0)
     assert rendered is not None
     await first.get("end_of_call_sentence", wait_at_most=2.0)
-    await asyncio.sleep(0.2)  # the file is written off the event loop
+    await first.aclose()  # waits for the file, written off the event loop
     assert [p.suffix for p in store.directory.iterdir()] == [".wav"]  # the greeting only
 
     # a new job process: an empty memory cache, the same disk
     tts_again = FakeTTS()
-    later = Clips(tts_again, VOICE, dict(sentences), cache=ClipCache(), store=store)
-    reused = await later.get("first_sentence", wait_at_most=0.01)
+    later = start(Clips(tts_again, VOICE, dict(sentences), cache=ClipCache(), store=store))
+    reused = await later.get("first_sentence", wait_at_most=2.0)  # read off the event loop
     assert reused is not None
     assert np.array_equal(_samples(reused.frames), _samples(rendered.frames))
     assert all(f.duration == pytest.approx(0.02) for f in reused.frames[:-1])  # 20 ms frames
     await later.get("end_of_call_sentence", wait_at_most=2.0)
     assert tts_again.requests == ["Goodbye Maria."]  # the caller's name was never stored
+    await later.aclose()
     # another voice does not get this voice's audio
     other = FakeTTS()
-    Clips(other, "fake|other", dict(sentences), cache=ClipCache(), store=store)
-    await asyncio.sleep(0.05)
+    elsewhere = start(Clips(other, "fake|other", dict(sentences), cache=ClipCache(), store=store))
+    assert await elsewhere.get("first_sentence", wait_at_most=2.0) is not None
     assert GREETING in other.requests
+    await elsewhere.aclose()
 
 
 async def test_a_failing_tts_leaves_the_sentence_to_live_speech() -> None:
-    clips = Clips(
-        FakeTTS(fail=True), VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=ClipCache()
+    clips = start(
+        Clips(
+            FakeTTS(fail=True),
+            VOICE,
+            {"first_sentence": StaticSentence(GREETING)},
+            cache=ClipCache(),
+        )
     )
     assert await clips.stream("first_sentence", first_frame_within=2.0) is None
     assert await clips.get("first_sentence", wait_at_most=2.0) is None
+    await clips.aclose()
 
 
 async def test_a_tts_that_hangs_leaves_the_greeting_to_live_speech_within_the_wait() -> None:
     hung = FakeTTS(hold=asyncio.Event(), silent_until_released=True)
-    clips = Clips(hung, VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=ClipCache())
+    clips = start(
+        Clips(hung, VOICE, {"first_sentence": StaticSentence(GREETING)}, cache=ClipCache())
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
     assert await clips.stream("first_sentence", first_frame_within=0.3) is None
@@ -174,8 +197,11 @@ def test_the_store_keeps_the_most_recently_used_clips(tmp_path: Path) -> None:
 
 
 def test_the_store_is_chosen_by_the_environment(tmp_path: Path) -> None:
-    assert ClipStore.from_env({"AGENT_CLIP_CACHE_DIR": "off"}) is None
-    chosen = ClipStore.from_env({"AGENT_CLIP_CACHE_DIR": str(tmp_path)})
+    def store(env: dict[str, str]) -> ClipStore | None:
+        return CallSettings.from_env(env).clip_store()
+
+    assert store({"AGENT_CLIP_CACHE_DIR": "off"}) is None
+    chosen = store({"AGENT_CLIP_CACHE_DIR": str(tmp_path)})
     assert chosen is not None and chosen.directory == tmp_path
-    default = ClipStore.from_env({})
+    default = store({})
     assert default is not None and default.directory.parts[-2:] == ("agent-runtime", "clips")

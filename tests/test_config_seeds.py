@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from agent_runtime.config.attempt import CallAttempt
 from agent_runtime.config.loading import spec_from_document
-from agent_runtime.report.model import CallAttempt
 
 from .conftest import load_fixture
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from agent_runtime.config.sources import ConfigEndpoint, load_job_metadata
 from agent_runtime.errors import ConfigError, ConfigFetchError
 from agent_runtime.replay.local_server import serve
+from agent_runtime.worker.settings import WorkerSettings
 
 TOKEN = "cfg-token-SECRET"
 
@@ -115,10 +116,10 @@ async def test_fetched_invalid_config_names_its_source() -> None:
 
 
 def test_endpoint_from_env() -> None:
-    assert ConfigEndpoint.from_env({}) is None
-    endpoint = ConfigEndpoint.from_env(
+    assert WorkerSettings.from_env({}).config_endpoint is None
+    endpoint = WorkerSettings.from_env(
         {"AGENT_CONFIG_URL": "https://cfg.example/calls", "AGENT_CONFIG_RETRIES": "5"}
-    )
+    ).config_endpoint
     assert endpoint is not None
     assert endpoint.url_for("a b") == "https://cfg.example/calls/a%20b"
     assert (endpoint.retries, endpoint.timeout, endpoint.token) == (5, 5.0, None)

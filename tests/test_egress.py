@@ -11,6 +11,7 @@ from aiohttp import web
 from agent_runtime.integrations.egress import (
     EgressPolicy,
     EgressRefused,
+    HttpToolSettings,
     forbidden_address,
     request,
 )
@@ -53,12 +54,12 @@ def test_allow_list_accepts_hosts_ips_and_networks() -> None:
 
 
 def test_policy_from_env() -> None:
-    policy = EgressPolicy.from_env(
+    policy = HttpToolSettings.from_env(
         {
             "HTTP_TOOLS_ALLOW": "127.0.0.1, 10.0.0.0/8",
             "HTTP_TOOLS_REWRITE": "https://api.acme.example=http://127.0.0.1:9000/",
         }
-    )
+    ).policy
     assert policy.allow == frozenset({"127.0.0.1", "10.0.0.0/8"})
     assert policy.rewrite("https://api.acme.example/orders/1?x=2") == (
         "http://127.0.0.1:9000/orders/1?x=2"

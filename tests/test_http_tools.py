@@ -12,9 +12,8 @@ import pytest
 from livekit.agents import llm
 
 from agent_runtime.config.assistant import CustomTool, FieldSpec, KeyValue
-from agent_runtime.integrations.egress import Response
+from agent_runtime.integrations.egress import HttpToolSettings, Response
 from agent_runtime.plugins.http_tools import (
-    HttpToolSettings,
     check_arguments,
     describe,
     parameters_schema,

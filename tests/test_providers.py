@@ -15,9 +15,11 @@ from livekit.plugins import cartesia, elevenlabs, openai
 
 from agent_runtime.config.assistant import Voice
 from agent_runtime.config.llm import CustomLLM, DedicatedLLM, OpenRouterLLM, RealtimeLLM
-from agent_runtime.errors import ProviderConfigError
+from agent_runtime.config.voice import VoiceProfile
+from agent_runtime.errors import ProviderConfigError, SettingsError
 from agent_runtime.providers import (
-    ProviderEnv,
+    Clients,
+    ProviderSettings,
     build_llm,
     build_providers,
     build_stt,
@@ -36,7 +38,16 @@ KEYS = {
 }
 
 
-async def _ask(model: llm.LLM | llm.RealtimeModel) -> str:
+def settings(env: dict[str, str]) -> ProviderSettings:
+    return ProviderSettings.from_env(env)
+
+
+def voice(**fields: Any) -> VoiceProfile:
+    return VoiceProfile.of(Voice(**fields))
+
+
+async def _ask(model: llm.LLM | llm.RealtimeModel, clients: Clients) -> str:
+    """Ask ``model`` once, then close it and the clients built for it."""
     assert isinstance(model, llm.LLM)
     ctx = llm.ChatContext.empty()
     ctx.add_message(role="user", content="hello")
@@ -45,6 +56,8 @@ async def _ask(model: llm.LLM | llm.RealtimeModel) -> str:
         async for chunk in stream:
             if chunk.delta and chunk.delta.content:
                 text += chunk.delta.content
+    await model.aclose()
+    await clients.aclose()
     return text
 
 
@@ -56,9 +69,10 @@ def llm_server() -> ScriptedLLMServer:
 
 async def test_dedicated_gpt41_goes_to_openai(llm_server: ScriptedLLMServer) -> None:
     async with serve(llm_server.app) as base:
-        env = ProviderEnv({**KEYS, "OPENAI_BASE_URL": f"{base}/v1"})
-        model = build_llm(DedicatedLLM(type="dedicated-instance", name="gpt-4.1"), env)
-        assert await _ask(model) == "hi there"
+        env = settings({**KEYS, "OPENAI_BASE_URL": f"{base}/v1"})
+        clients = Clients()
+        model = build_llm(DedicatedLLM(type="dedicated-instance", name="gpt-4.1"), env, clients)
+        assert await _ask(model, clients) == "hi there"
     (request,) = llm_server.requests
     assert request.body["model"] == "gpt-4.1"
     assert request.headers["Authorization"] == "Bearer sk-openai-test"
@@ -66,11 +80,12 @@ async def test_dedicated_gpt41_goes_to_openai(llm_server: ScriptedLLMServer) -> 
 
 async def test_ministral_goes_to_its_configured_endpoint(llm_server: ScriptedLLMServer) -> None:
     async with serve(llm_server.app) as base:
-        env = ProviderEnv({"MINISTRAL_BASE_URL": f"{base}/v1"})
+        env = settings({"MINISTRAL_BASE_URL": f"{base}/v1"})
+        clients = Clients()
         model = build_llm(
-            DedicatedLLM(type="dedicated-instance", name="ministral-3-8b-instruct"), env
+            DedicatedLLM(type="dedicated-instance", name="ministral-3-8b-instruct"), env, clients
         )
-        assert await _ask(model) == "hi there"
+        assert await _ask(model, clients) == "hi there"
     assert llm_server.requests[0].body["model"] == "ministral-3-8b-instruct"
 
 
@@ -79,8 +94,9 @@ async def test_openrouter_pins_the_provider(llm_server: ScriptedLLMServer) -> No
         type="openrouter", openrouter_model_id="openai/gpt-4.1", openrouter_provider="nebius"
     )
     async with serve(llm_server.app) as base:
-        env = ProviderEnv({**KEYS, "OPENROUTER_BASE_URL": f"{base}/v1"})
-        assert await _ask(build_llm(config, env)) == "hi there"
+        env = settings({**KEYS, "OPENROUTER_BASE_URL": f"{base}/v1"})
+        clients = Clients()
+        assert await _ask(build_llm(config, env, clients), clients) == "hi there"
     body = llm_server.requests[0].body
     assert body["model"] == "openai/gpt-4.1"
     assert body["provider"] == {"order": ["nebius"], "allow_fallbacks": False}
@@ -92,15 +108,18 @@ async def test_custom_endpoint_uses_the_config_key(llm_server: ScriptedLLMServer
         config = CustomLLM(
             type="custom", api_key="byo-key", api_url=f"{base}/v1", model_name="llama-3-70b"
         )
-        assert await _ask(build_llm(config, ProviderEnv({}))) == "hi there"
+        clients = Clients()
+        assert await _ask(build_llm(config, settings({}), clients), clients) == "hi there"
     assert llm_server.requests[0].body["model"] == "llama-3-70b"
     assert llm_server.requests[0].headers["Authorization"] == "Bearer byo-key"
 
 
 def test_realtime_models() -> None:
-    env = ProviderEnv(KEYS)
+    env = settings(KEYS)
     openai_rt = build_llm(
-        RealtimeLLM(type="realtime", provider="openai", realtime_model_id="gpt-realtime"), env
+        RealtimeLLM(type="realtime", provider="openai", realtime_model_id="gpt-realtime"),
+        env,
+        Clients(),
     )
     assert isinstance(openai_rt, openai.realtime.RealtimeModel)
     assert openai_rt.model == "gpt-realtime"
@@ -112,6 +131,7 @@ def test_realtime_models() -> None:
             realtime_voice_id="Kore",
         ),
         env,
+        Clients(),
     )
     assert isinstance(google_rt, llm.RealtimeModel)
     assert type(google_rt).__module__.startswith("livekit.plugins.google")
@@ -121,10 +141,10 @@ def test_google_without_its_plugin_names_the_extra() -> None:
     code = (
         "import sys; sys.modules['livekit.plugins.google'] = None\n"
         "from agent_runtime.config.llm import RealtimeLLM\n"
-        "from agent_runtime.providers import ProviderEnv, build_llm\n"
+        "from agent_runtime.providers import Clients, ProviderSettings, build_llm\n"
         "try:\n"
         "    build_llm(RealtimeLLM(type='realtime', provider='google', realtime_model_id='g'),"
-        " ProviderEnv({'GOOGLE_API_KEY': 'k'}))\n"
+        " ProviderSettings.from_env({'GOOGLE_API_KEY': 'k'}), Clients())\n"
         "except Exception as e:\n"
         "    print(type(e).__name__, e)\n"
     )
@@ -151,18 +171,18 @@ def test_google_without_its_plugin_names_the_extra() -> None:
 )
 def test_missing_key_names_the_variable(config: Any, variable: str) -> None:
     with pytest.raises(ProviderConfigError, match=variable):
-        build_llm(config, ProviderEnv({}))
+        build_llm(config, settings({}), Clients())
 
 
 def test_missing_tts_and_stt_keys() -> None:
     with pytest.raises(ProviderConfigError, match="CARTESIA_API_KEY"):
-        build_tts(None, ProviderEnv({}))
+        build_tts(VoiceProfile.of(None), settings({}))
     with pytest.raises(ProviderConfigError, match="ELEVEN_API_KEY"):
-        build_tts(Voice(id="v", provider="elevenlabs"), ProviderEnv({}))
+        build_tts(voice(id="v", provider="elevenlabs"), settings({}))
     with pytest.raises(ProviderConfigError, match="OPENAI_API_KEY"):
-        build_stt(ProviderEnv({}))
-    with pytest.raises(ProviderConfigError, match="STT_PROVIDER must be one of"):
-        build_stt(ProviderEnv({"STT_PROVIDER": "whisperx"}))
+        build_stt(settings({}), Clients())
+    with pytest.raises(SettingsError, match="STT_PROVIDER: must be 'openai', 'cartesia' or"):
+        settings({"STT_PROVIDER": "whisperx"})
 
 
 class FakeTTSApi:
@@ -194,8 +214,8 @@ async def _synthesize(tts: Any) -> float:
 async def test_cartesia_receives_voice_speed_and_volume() -> None:
     api = FakeTTSApi()
     async with serve(api.app) as base:
-        env = ProviderEnv({**KEYS, "CARTESIA_BASE_URL": base})
-        tts = build_tts(Voice(id="voice-123", provider="cartesia", speed=1.3, volume=1.5), env)
+        env = settings({**KEYS, "CARTESIA_BASE_URL": base})
+        tts = build_tts(voice(id="voice-123", provider="cartesia", speed=1.3, volume=1.5), env)
         assert isinstance(tts, cartesia.TTS)
         assert await _synthesize(tts) == pytest.approx(0.1, abs=0.01)
     body = api.bodies[0]
@@ -207,8 +227,8 @@ async def test_cartesia_receives_voice_speed_and_volume() -> None:
 async def test_elevenlabs_receives_voice_and_speed() -> None:
     api = FakeTTSApi()
     async with serve(api.app) as base:
-        env = ProviderEnv({**KEYS, "ELEVEN_BASE_URL": f"{base}/v1"})
-        tts = build_tts(Voice(id="el-voice", provider="elevenlabs", speed=0.9, volume=1.5), env)
+        env = settings({**KEYS, "ELEVEN_BASE_URL": f"{base}/v1"})
+        tts = build_tts(voice(id="el-voice", provider="elevenlabs", speed=0.9, volume=1.5), env)
         assert isinstance(tts, elevenlabs.TTS)
         assert await _synthesize(tts) > 0
     assert api.paths[0].startswith("/v1/text-to-speech/el-voice/stream?output_format=pcm_24000")
@@ -216,10 +236,13 @@ async def test_elevenlabs_receives_voice_and_speed() -> None:
     assert "volume" not in str(api.bodies[0])
 
 
-def test_offline_vad_and_turn_detector() -> None:
+async def test_offline_vad_and_turn_detector() -> None:
     providers = build_providers(
-        DedicatedLLM(type="dedicated-instance", name="gpt-4.1"), None, ProviderEnv(KEYS)
+        DedicatedLLM(type="dedicated-instance", name="gpt-4.1"),
+        VoiceProfile.of(None),
+        settings(KEYS),
     )
+    await providers.aclose()
     assert isinstance(providers.vad, inference.VAD)
     assert isinstance(providers.turn_detector, inference.TurnDetector)
     assert isinstance(providers.stt, openai.STT)
@@ -229,8 +252,8 @@ def test_offline_vad_and_turn_detector() -> None:
 def test_realtime_call_has_no_stt_or_tts() -> None:
     providers = build_providers(
         RealtimeLLM(type="realtime", provider="openai", realtime_model_id="gpt-realtime"),
-        Voice(id="v", provider="cartesia"),
-        ProviderEnv(KEYS),
+        voice(id="v", provider="cartesia"),
+        settings(KEYS),
     )
     assert providers.stt is None and providers.tts is None
 
@@ -252,6 +275,6 @@ def test_a_call_s_openai_clients_share_the_process_tls_context(
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
     gpt = DedicatedLLM(type="dedicated-instance", name="gpt-4.1")
     for _ in range(2):
-        providers = build_providers(gpt, Voice(provider="cartesia", id="v"), ProviderEnv(KEYS))
+        providers = build_providers(gpt, voice(provider="cartesia", id="v"), settings(KEYS))
         assert isinstance(providers.llm, openai.LLM) and isinstance(providers.stt, openai.STT)
     assert parsed == []

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from agent_runtime.config.attempt import TranscriptRow
 from agent_runtime.report.model import (
     CallEvent,
     CallReport,
     RuntimeSection,
     SpeechSegment,
-    TranscriptRow,
     TurnLatency,
 )
 

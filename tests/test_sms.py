@@ -13,17 +13,18 @@ import pytest
 from aiohttp import web
 from livekit.agents import llm
 
-from agent_runtime.call.context import PluginContext
 from agent_runtime.config.loading import spec_from_document
-from agent_runtime.errors import ProviderConfigError
+from agent_runtime.errors import ProviderConfigError, SettingsError, ToolError
 from agent_runtime.integrations.api_http import RetryPolicy
-from agent_runtime.integrations.once import ActionError
+from agent_runtime.integrations.settings import IntegrationSettings
 from agent_runtime.integrations.sms import Segments, SmsLimits, SmsOutbox, measure, plain_text
 from agent_runtime.integrations.sms_setup import sending_number, sms_outbox
 from agent_runtime.integrations.twilio import TwilioSettings, TwilioSms
 from agent_runtime.plugins import sms as sms_plugin
+from agent_runtime.plugins.context import Closeable, PluginContext
 from agent_runtime.replay.clock import run_virtual
 from agent_runtime.replay.local_server import serve
+from agent_runtime.telephony.local import LocalLine
 
 from .fakes_twilio import ACCOUNT_SID, AGENT_NUMBER, AUTH_TOKEN, FakeTwilio, Scripted
 
@@ -36,25 +37,19 @@ class Control:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.owned: list[Closeable] = []
 
     def end_after(self, speech: Any, *, farewell: str | None) -> None:
         raise AssertionError("SMS never ends the call")
+
+    def own(self, resource: Closeable) -> None:
+        self.owned.append(resource)
 
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
         self.events.append((type, detail))
 
     def of(self, type: str) -> list[dict[str, Any]]:
         return [detail for kind, detail in self.events if kind == type]
-
-
-class Line:
-    """A telephony port nothing happens on."""
-
-    async def wait_for_hangup(self) -> None:
-        await asyncio.Event().wait()
-
-    async def hang_up(self) -> None:
-        return None
 
 
 def virtual(main: Callable[[], Awaitable[_T]]) -> _T:
@@ -138,11 +133,14 @@ async def test_an_api_key_may_replace_the_auth_token() -> None:
 
 
 def test_settings_need_an_account_and_a_secret() -> None:
-    assert TwilioSettings.from_env({"TWILIO_ACCOUNT_SID": ACCOUNT_SID}) is None
+    assert TwilioSettings.from_env({"TWILIO_ACCOUNT_SID": ACCOUNT_SID}).credentials() is None
     settings = TwilioSettings.from_env(
         {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
     )
-    assert settings is not None and settings.base_url == "https://api.twilio.com"
+    assert settings.credentials() == (ACCOUNT_SID, AUTH_TOKEN)
+    assert settings.base_url == "https://api.twilio.com"
+    with pytest.raises(SettingsError, match="TWILIO_TIMEOUT"):
+        TwilioSettings.from_env({"TWILIO_TIMEOUT": "soon"})
 
 
 @pytest.mark.parametrize(
@@ -167,7 +165,7 @@ async def test_twilio_refusals_are_short_errors_without_the_number(
     fake = FakeTwilio()
     setup(fake)
     async with serve(fake.app) as url:
-        with pytest.raises(ActionError) as caught:
+        with pytest.raises(ToolError) as caught:
             await twilio(url).send(to=to, sender=AGENT_NUMBER, body="Hello")
     assert caught.value.code == code and words in caught.value.message
     assert not caught.value.maybe_done
@@ -179,7 +177,7 @@ async def test_a_server_error_may_have_sent_the_message_and_is_not_retried() -> 
     fake = FakeTwilio()
     fake.script.append(Scripted(500, {"code": 20500, "message": "Internal Server Error"}))
     async with serve(fake.app) as url:
-        with pytest.raises(ActionError) as caught:
+        with pytest.raises(ToolError) as caught:
             await twilio(url).send(to=CALLER, sender=AGENT_NUMBER, body="Hello")
     assert caught.value.maybe_done and "do not send it again" in caught.value.message
     assert fake.requests == 1
@@ -232,8 +230,8 @@ def test_a_refused_connection_is_retried_until_twilio_listens() -> None:
 
 
 def test_an_unreachable_twilio_is_an_error_saying_nothing_was_sent() -> None:
-    async def main() -> ActionError:
-        with pytest.raises(ActionError) as caught:
+    async def main() -> ToolError:
+        with pytest.raises(ToolError) as caught:
             await twilio(f"http://127.0.0.1:{_free_port()}").send(
                 to=CALLER, sender=AGENT_NUMBER, body="Hello"
             )
@@ -294,14 +292,14 @@ def test_a_timeout_after_sending_is_never_retried() -> None:
     fake, control = FakeTwilio(), Control()
     fake.script.append(Scripted(201, delay=30))
 
-    async def main() -> tuple[ActionError, ActionError]:
+    async def main() -> tuple[ToolError, ToolError]:
         async with serve(fake.app) as url:
             box = SmsOutbox(
                 twilio(url, TWILIO_TIMEOUT="2"), from_number=AGENT_NUMBER, events=control.event
             )
             errors = []
             for _ in range(2):
-                with pytest.raises(ActionError) as caught:
+                with pytest.raises(ToolError) as caught:
                     await box.send(CALLER, "Hello")
                 errors.append(caught.value)
             return errors[0], errors[1]
@@ -321,7 +319,7 @@ async def test_a_failure_that_surely_sent_nothing_may_be_tried_again() -> None:
     fake.script.append(Scripted(429, {"code": 20429, "message": "Too Many Requests"}))
     async with serve(fake.app) as url:
         box = outbox(url, control)
-        with pytest.raises(ActionError, match="try again in a minute"):
+        with pytest.raises(ToolError, match="try again in a minute"):
             await box.send(CALLER, "Hello")
         receipt = await box.send(CALLER, "Hello")
     assert not receipt.repeated and len(fake.messages) == 1
@@ -337,14 +335,14 @@ async def test_checks_before_sending() -> None:
             (CALLER, "   ", "empty"),
             (CALLER, "x" * 307, "too_long"),
         ]:
-            with pytest.raises(ActionError) as caught:
+            with pytest.raises(ToolError) as caught:
                 await box.send(to, body)
             assert caught.value.code == code
-        with pytest.raises(ActionError, match="under 306 characters"):
+        with pytest.raises(ToolError, match="under 306 characters"):
             await box.send(CALLER, "x" * 400)
         await box.send(CALLER, "one")
         await box.send(CALLER, "two")
-        with pytest.raises(ActionError, match="At most 2 text messages"):
+        with pytest.raises(ToolError, match="At most 2 text messages"):
             await box.send(CALLER, "three")
     assert fake.requests == 2
     codes = [d["code"] for d in control.of("sms_failed")]
@@ -360,7 +358,7 @@ async def test_events_and_info_logs_hold_no_number_and_no_text(
     async with serve(fake.app) as url:
         box = outbox(url, control)
         await box.send(CALLER, "Secret reset code 777111")
-        with pytest.raises(ActionError):
+        with pytest.raises(ToolError):
             await box.send("+14155550199", "Secret reset code 777111")
     shown = repr(control.events) + caplog.text
     for private in (CALLER, "+14155550199", "777111", AGENT_NUMBER, AUTH_TOKEN):
@@ -386,19 +384,22 @@ def _spec(**assistant: Any) -> Any:
 
 def test_the_sending_number() -> None:
     spec = _spec(sms_enabled=True)
-    assert sending_number(spec, {}) == AGENT_NUMBER  # the number the caller dialled
-    assert sending_number(spec, {"TWILIO_FROM_NUMBER": "+14155550111"}) == "+14155550111"
+    none = IntegrationSettings()
+    assert sending_number(spec, none) == AGENT_NUMBER  # the number the caller dialled
+    chosen = IntegrationSettings.from_env({"TWILIO_FROM_NUMBER": "+14155550111"})
+    assert sending_number(spec, chosen) == "+14155550111"
     own = _spec(sms_enabled=True, from_phone_number="+14155550122")
-    assert sending_number(own, {}) == "+14155550122"
+    assert sending_number(own, none) == "+14155550122"
     with pytest.raises(ProviderConfigError, match="sending number"):
-        sending_number(spec, {"TWILIO_FROM_NUMBER": "12"})
+        sending_number(spec, IntegrationSettings.from_env({"TWILIO_FROM_NUMBER": "12"}))
     with pytest.raises(ProviderConfigError, match="TWILIO_ACCOUNT_SID"):
-        sms_outbox(spec, {}, Control().event)
+        sms_outbox(spec, none, Control().event)
 
 
 def _context(spec: Any, env: dict[str, str]) -> tuple[PluginContext, Control]:
     control = Control()
-    return PluginContext(spec=spec, control=control, telephony=Line(), env=env), control
+    integrations = IntegrationSettings.from_env(env)
+    return PluginContext(spec, control, LocalLine(), integrations), control
 
 
 def test_the_tool_is_offered_only_when_it_can_work() -> None:

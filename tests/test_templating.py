@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from agent_runtime.config.loading import spec_from_document
-from agent_runtime.config.templating import TemplateError, placeholders, render_json, render_text
+from agent_runtime.config.templating import placeholders, render_json, render_text
+from agent_runtime.errors import TemplateError
 
 NOW = datetime(2026, 11, 21, 23, 41, tzinfo=UTC)
 

@@ -14,6 +14,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +29,8 @@ from livekit.agents.testing import fake_job_context
 
 from agent_runtime.commands import worker as worker_command
 from agent_runtime.config.spec import CallSpec
+from agent_runtime.errors import SettingsError, TelephonyError
+from agent_runtime.integrations.settings import IntegrationSettings
 from agent_runtime.media.room import (
     AudioSourceSink,
     RoomMedia,
@@ -44,16 +47,11 @@ from agent_runtime.replay.recorded_call import RecordedCall
 from agent_runtime.replay.run import recorded_services
 from agent_runtime.replay.stt import ReplaySTT
 from agent_runtime.report.model import CallReport
-from agent_runtime.telephony.room import CallerPresence, RoomTelephony
-from agent_runtime.worker import (
-    VAD_KEY,
-    CallLine,
-    JobOutcome,
-    WorkerSettings,
-    env_providers,
-    prewarm,
-    run_call_job,
-)
+from agent_runtime.telephony.livekit import CallerPresence, LiveKitTelephony
+from agent_runtime.telephony.port import SipParticipant
+from agent_runtime.worker.job import CallLine, JobOutcome, run_call_job
+from agent_runtime.worker.server import VAD_KEY, env_providers, prewarm
+from agent_runtime.worker.settings import WorkerSettings
 
 from .conftest import FIXTURES
 from .fakes_livekit import API_KEY, API_SECRET, ConfigEndpoint, FakeLiveKitServer
@@ -71,17 +69,25 @@ CONFIG_TOKEN = "cfg-token-7c1e"
 class ReplayedLine:
     """Connects a job to a recorded call: replayed media, recorded transcripts, scripted LLM."""
 
-    def __init__(self, recorded: RecordedCall, llm_url: str) -> None:
+    def __init__(self, recorded: RecordedCall, llm_url: str, *, ringing: float = 0.0) -> None:
+        """``ringing``: seconds between the answer and the end of ``connect`` (the media)."""
         self.recorded = recorded
         self.llm_url = llm_url
         self.media = ReplayMedia(recorded)
+        self.ringing = ringing
         self.connected = 0
         self.closed = 0
 
     async def connect(self, ctx: Any, settings: WorkerSettings) -> CallLine:
         self.connected += 1
+        answered_at = time.time()
+        await asyncio.sleep(self.ringing)
         return CallLine(
-            media=self.media, caller_gone=self.media.caller_audio.hung_up, close=self._close
+            media=self.media,
+            participant=SipParticipant("sip_caller", phone_number=CALLER_NUMBER),
+            caller_gone=self.media.caller_audio.hung_up,
+            answered_at=answered_at,
+            close=self._close,
         )
 
     async def _close(self) -> None:
@@ -139,7 +145,7 @@ def _saved(outcome: JobOutcome) -> dict[str, Any]:
 @asynccontextmanager
 async def _order_status_line(
     livekit: FakeLiveKitServer, livekit_env: Callable[[str], None]
-) -> AsyncIterator[tuple[dict[str, str], ReplayedLine]]:
+) -> AsyncIterator[tuple[IntegrationSettings, ReplayedLine]]:
     """The LiveKit server API and the recorded order-status caller, its LLM and its services;
     yields the services' settings and the line."""
     recorded = RecordedCall.load(ORDER_STATUS)
@@ -153,13 +159,13 @@ async def _order_status_line(
         yield integrations, ReplayedLine(recorded, f"{llm_url}/v1")
 
 
-async def _run_job(line: ReplayedLine, env: dict[str, str], metadata: str) -> JobOutcome:
+async def _run_job(
+    line: ReplayedLine, env: dict[str, str], integrations: IntegrationSettings, metadata: str
+) -> JobOutcome:
+    settings = WorkerSettings.from_env(env).model_copy(update={"integrations": integrations})
     with fake_job_context(job_metadata=metadata) as ctx:
         return await run_call_job(
-            ctx,
-            WorkerSettings.from_env(env),
-            connect_line=line.connect,
-            make_providers=line.providers,
+            ctx, settings, connect_line=line.connect, make_providers=line.providers
         )
 
 
@@ -183,14 +189,13 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
             env = {
                 "AGENT_REPORT_DIR": str(tmp_path),
                 "AGENT_CLIP_CACHE_DIR": str(tmp_path / "clips"),
-                **integrations,
             }
             metadata = json.dumps(document)
             if metadata_kind == "reference":
                 env["AGENT_CONFIG_URL"] = f"{config_url}/calls/{{call_id}}"
                 env["AGENT_CONFIG_TOKEN"] = CONFIG_TOKEN
                 metadata = json.dumps({"call_id": "call_order_status"})
-            return await _run_job(line, env, metadata), line
+            return await _run_job(line, env, integrations, metadata), line
 
     with caplog.at_level(logging.INFO, logger="agent_runtime"):
         outcome, line = run_virtual(job)
@@ -205,8 +210,8 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
     (call,) = livekit.calls
     assert call.content_type == "application/protobuf"
     assert call.claims.video is not None and call.claims.video.room_create
-    # the report is written under AGENT_REPORT_DIR/<call id>/
-    assert outcome.report_path == tmp_path / "call_order_status" / "report.json"
+    # the report is written under AGENT_REPORT_DIR/<call id>/<attempt id>/
+    assert outcome.report_path == tmp_path / "call_order_status" / report.id / "report.json"
     assert _saved(outcome)["end_reason"] == "user_hangup"
     # the greeting has no prompt variable: later job processes play it from the clip store
     assert list((tmp_path / "clips").glob("*.wav"))
@@ -235,9 +240,8 @@ def test_endpointing_delays_from_the_environment_reach_the_call(
                 "AGENT_REPORT_DIR": str(tmp_path),
                 "AGENT_CLIP_CACHE_DIR": "off",
                 "AGENT_MAX_ENDPOINTING_DELAY": "1.0",
-                **integrations,
             }
-            return await _run_job(line, env, json.dumps(_call_document()))
+            return await _run_job(line, env, integrations, json.dumps(_call_document()))
 
     outcome = run_virtual(job)
     delays = [row.end_of_turn_delay for row in outcome.report.runtime.latency]
@@ -310,7 +314,7 @@ async def test_invalid_config_is_hung_up_and_reported(
     _assert_not_run(outcome.report, "invalid_config")
     assert error_part in (outcome.report.runtime.error or "")
     assert [r.room for r in livekit.requests("DeleteRoom")] == [FAKE_ROOM]
-    assert outcome.report_path == tmp_path / folder / "report.json"
+    assert outcome.report_path == tmp_path / folder / outcome.report.id / "report.json"
     saved = _saved(outcome)
     assert saved["end_reason"] == "invalid_config"
     assert error_part in saved["runtime"]["error"]
@@ -334,7 +338,7 @@ async def test_config_endpoint_down_is_config_unavailable(
     assert "HTTP 503" in (outcome.report.runtime.error or "")
     assert configs.requests == [("call_42", None)]
     assert len(livekit.requests("DeleteRoom")) == 1
-    assert outcome.report_path == tmp_path / "call_42" / "report.json"
+    assert outcome.report_path == tmp_path / "call_42" / outcome.report.id / "report.json"
 
 
 async def test_missing_provider_key_is_provider_unavailable(
@@ -367,20 +371,31 @@ async def test_report_is_written_even_when_the_hang_up_fails(
 
     assert outcome.report.end_reason == "invalid_config"
     assert outcome.report.runtime.events == []
-    assert outcome.report.runtime.warnings == ["hang up failed: ServerError"]
+    assert outcome.report.runtime.warnings == ["hang up failed: TelephonyError"]
     assert len(livekit.requests("DeleteRoom")) == 1
-    assert _saved(outcome)["runtime"]["warnings"] == ["hang up failed: ServerError"]
+    assert _saved(outcome)["runtime"]["warnings"] == ["hang up failed: TelephonyError"]
 
 
 # -- the telephony port ------------------------------------------------------------------------
 
 
+def _telephony(lkapi: api.LiveKitAPI, gone: asyncio.Event) -> LiveKitTelephony:
+    return LiveKitTelephony(
+        lkapi,
+        room=rtc.Room(),
+        room_name="room-7",
+        participant=SipParticipant("sip_caller"),
+        caller_gone=gone,
+        answered_at=time.time(),
+    )
+
+
 @asynccontextmanager
-async def _telephony_against(livekit: FakeLiveKitServer) -> AsyncIterator[RoomTelephony]:
+async def _telephony_against(livekit: FakeLiveKitServer) -> AsyncIterator[LiveKitTelephony]:
     async with serve(livekit.app) as url:
         lkapi = api.LiveKitAPI(url, API_KEY, API_SECRET)
         try:
-            yield RoomTelephony(lkapi, "room-7", asyncio.Event())
+            yield _telephony(lkapi, asyncio.Event())
         finally:
             await lkapi.aclose()
 
@@ -393,18 +408,28 @@ async def test_hang_up_deletes_the_room_once_and_tolerates_a_room_already_gone()
     assert [r.room for r in livekit.requests("DeleteRoom")] == ["room-7"]
 
 
-async def test_hang_up_refused_by_the_server_is_raised() -> None:
+async def test_hang_up_refused_by_the_server_is_a_telephony_error() -> None:
     livekit = FakeLiveKitServer(errors={"DeleteRoom": (403, "permission_denied")})
     async with _telephony_against(livekit) as telephony:
-        with pytest.raises(api.TwirpError) as raised:
+        with pytest.raises(TelephonyError, match="permission_denied") as raised:
             await telephony.hang_up()
-    assert raised.value.code == "permission_denied"
+    assert (raised.value.sip_status, raised.value.retryable) == (None, False)
+
+
+async def test_a_sip_status_in_the_server_error_reaches_the_telephony_error() -> None:
+    meta = {"sip_status_code": "486", "sip_status": "Busy Here"}
+    livekit = FakeLiveKitServer(errors={"DeleteRoom": (503, "unavailable", meta)})
+    async with _telephony_against(livekit) as telephony:
+        with pytest.raises(TelephonyError) as raised:
+            await telephony.hang_up()
+    error = raised.value
+    assert (error.sip_status, error.sip_reason, error.retryable) == (486, "Busy Here", True)
 
 
 async def test_wait_for_hangup_follows_the_caller_signal() -> None:
     gone = asyncio.Event()
     lkapi = api.LiveKitAPI("http://127.0.0.1:9", API_KEY, API_SECRET)
-    waiting = asyncio.create_task(RoomTelephony(lkapi, "r", gone).wait_for_hangup())
+    waiting = asyncio.create_task(_telephony(lkapi, gone).wait_for_hangup())
     try:
         await asyncio.sleep(0.05)
         assert not waiting.done()
@@ -528,7 +553,7 @@ def test_prewarm_decodes_the_office_ambience_once_per_process() -> None:
         "from livekit.agents import JobExecutorType, JobProcess\n"
         "from agent_runtime.media.clip_cache import background_path, cached_loop\n"
         "from agent_runtime.media.room import OUTPUT_SAMPLE_RATE\n"
-        "from agent_runtime.worker import prewarm\n"
+        "from agent_runtime.worker.server import prewarm\n"
         "path = background_path('audio/office.ogg')\n"
         "before = cached_loop(path, OUTPUT_SAMPLE_RATE)\n"
         "prewarm(JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None,"
@@ -548,7 +573,7 @@ def test_the_forkserver_preload_registers_the_providers_and_stays_fork_safe() ->
         "import importlib\n"
         "from livekit.agents import Plugin\n"
         "from livekit.rtc._ffi_client import FfiClient\n"
-        "from agent_runtime.worker import PRELOAD_MODULES\n"
+        "from agent_runtime.worker.server import PRELOAD_MODULES\n"
         "for name in PRELOAD_MODULES: importlib.import_module(name)\n"
         "print(sorted(p.package for p in Plugin.registered_plugins))\n"
         "print(FfiClient._instance is None)\n"
@@ -570,7 +595,7 @@ def test_prewarm_does_the_first_use_work_of_a_call_before_the_job() -> None:
         "from livekit.agents import JobExecutorType, JobProcess\n"
         "from livekit.agents.utils import http_context\n"
         "from agent_runtime.warmup import LAZY_MODULES\n"
-        "from agent_runtime.worker import prewarm\n"
+        "from agent_runtime.worker.server import prewarm\n"
         "LAZY_MODULES += ('openai.resources.chat.completions.completions',)\n"
         "print(any(m in sys.modules for m in LAZY_MODULES),"
         " http_context._ssl_context_for.cache_info().currsize)\n"
@@ -584,18 +609,18 @@ def test_prewarm_does_the_first_use_work_of_a_call_before_the_job() -> None:
 
 
 def test_endpointing_settings_are_checked() -> None:
-    default = WorkerSettings.from_env({}).turn
+    default = WorkerSettings.from_env({}).call.turn()
     assert (default.min_endpointing_delay, default.max_endpointing_delay) == (0.3, 2.5)
     moved = WorkerSettings.from_env(
         {"AGENT_MIN_ENDPOINTING_DELAY": "0.6", "AGENT_MAX_ENDPOINTING_DELAY": "3"}
-    ).turn
+    ).call.turn()
     assert (moved.min_endpointing_delay, moved.max_endpointing_delay) == (0.6, 3.0)
     for env, message in (
-        ({"AGENT_MIN_ENDPOINTING_DELAY": "soon"}, "AGENT_MIN_ENDPOINTING_DELAY must be a number"),
-        ({"AGENT_MAX_ENDPOINTING_DELAY": "-1"}, "AGENT_MAX_ENDPOINTING_DELAY must be between"),
+        ({"AGENT_MIN_ENDPOINTING_DELAY": "soon"}, "AGENT_MIN_ENDPOINTING_DELAY: must be a valid"),
+        ({"AGENT_MAX_ENDPOINTING_DELAY": "-1"}, "AGENT_MAX_ENDPOINTING_DELAY: must be greater"),
         ({"AGENT_MIN_ENDPOINTING_DELAY": "3"}, "is longer than AGENT_MAX_ENDPOINTING_DELAY"),
     ):
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(SettingsError, match=message):
             WorkerSettings.from_env(env)
 
 
@@ -615,7 +640,7 @@ def test_settings_defaults_and_environment() -> None:
     assert custom.report_dir == Path("/var/reports")
     assert custom.config_endpoint is not None
     assert custom.config_endpoint.url_for("c1") == "https://config.example/calls/c1"
-    with pytest.raises(ValueError, match="invalid worker setting"):
+    with pytest.raises(SettingsError, match="AGENT_CALLER_TIMEOUT: must be a valid number"):
         WorkerSettings.from_env({"AGENT_CALLER_TIMEOUT": "soon"})
 
 

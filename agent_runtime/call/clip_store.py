@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,6 @@ from livekit import rtc
 from ..log import logger
 from ..media.output import FRAME_SECONDS
 
-ENV_DIR = "AGENT_CLIP_CACHE_DIR"
-"""Where the worker keeps rendered sentences; ``off`` disables the store."""
 DEFAULT_DIR = Path.home() / ".cache" / "agent-runtime" / "clips"
 
 
@@ -35,14 +33,6 @@ class ClipStore:
     def __init__(self, directory: Path, *, capacity: int = 500) -> None:
         self.directory = directory
         self.capacity = capacity
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ClipStore | None:
-        """The store ``AGENT_CLIP_CACHE_DIR`` names (``off``: None; unset: ``DEFAULT_DIR``)."""
-        value = env.get(ENV_DIR, "").strip()
-        if value.lower() == "off":
-            return None
-        return cls(Path(value) if value else DEFAULT_DIR)
 
     def path(self, voice_key: str, text: str) -> Path:
         """The file of ``text`` said with ``voice_key``."""
@@ -96,6 +86,11 @@ class ClipStore:
         finally:
             if temporary is not None:
                 Path(temporary).unlink(missing_ok=True)
+
+    def save_if_missing(self, voice_key: str, text: str, frames: Sequence[rtc.AudioFrame]) -> None:
+        """Store ``frames`` unless this text is stored already."""
+        if not self.path(voice_key, text).is_file():
+            self.save(voice_key, text, frames)
 
     def _evict(self) -> None:
         files = sorted(self.directory.glob("*.wav"), key=lambda p: p.stat().st_mtime)

@@ -1,24 +1,25 @@
 """Sentences rendered ahead of time, so they play without waiting for the TTS.
 
-The static first sentence, the end-of-call sentence, the max-duration message and the voicemail
-message are known before the call starts. Each is synthesised from the call's start and can be
-played while it is still rendering (a greeting on a cold cache starts after the TTS's first
-byte, as live speech would). Rendered clips are cached per process (keyed by the TTS, its voice
-settings and the text) and, for sentences without prompt variables, on disk (``ClipStore``), so
-a greeting shared by thousands of calls costs one synthesis per machine, not one per call.
+The static first sentence, the end-of-call sentence, the max-duration message and the lines said
+on a provider failure are known before the call starts. Each is synthesised from the call's
+start and can be played while it is still rendering (a greeting on a cold cache starts after
+the TTS's first byte, as live speech would). Rendered clips are cached per process (keyed by the
+TTS, its voice settings and the text) and, for sentences without prompt variables, on disk
+(``ClipStore``), so a greeting shared by thousands of calls costs one synthesis per machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents import tts
 
 from ..log import logger
+from ..tasks import TaskSet
 from .clip_store import ClipStore
 
 
@@ -143,60 +144,69 @@ class StaticSentence:
     disk and replayed by other calls."""
 
 
-@dataclass
 class Clips:
-    """The static sentences of one call, rendering in the background from the call's start."""
+    """The static sentences of one call, rendering in the background once ``start`` is called.
 
-    engine: tts.TTS | None
-    voice_key: str
-    sentences: dict[str, StaticSentence | None]
-    cache: ClipCache = PROCESS_CLIPS
-    store: ClipStore | None = None
-    _renders: dict[str, Rendering] = field(default_factory=dict, init=False)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+    Sentences already in the process's memory are ready at once; a shareable sentence is looked
+    for in the disk store (read in a thread, off the event loop), then synthesised.
+    """
 
-    def __post_init__(self) -> None:
-        if self.engine is None:
+    def __init__(
+        self,
+        engine: tts.TTS | None,
+        voice_key: str,
+        sentences: Mapping[str, StaticSentence | None],
+        *,
+        cache: ClipCache = PROCESS_CLIPS,
+        store: ClipStore | None = None,
+    ) -> None:
+        self._engine = engine
+        self._voice_key = voice_key
+        self._sentences = sentences
+        self._cache = cache
+        self._store = store
+        self._renders: dict[str, Rendering] = {}
+        self._tasks = TaskSet()
+        self._writes = TaskSet()
+        """Clips being stored on disk: short, and never cut half-way."""
+
+    def start(self) -> None:
+        """Start producing every sentence (no TTS, no clips: live speech is impossible too)."""
+        engine = self._engine
+        if engine is None:
             return
-        for name, sentence in self.sentences.items():
+        for name, sentence in self._sentences.items():
             if sentence is None or not sentence.text:
                 continue
-            clip = self._cached(sentence)
+            store = self._store if sentence.shareable else None
+            clip = self._cache.get(self._voice_key, sentence.text)
             if clip is not None:
                 self._renders[name] = Rendering.of(clip)
+                if store is not None:
+                    self._writes.spawn(self._keep(store, clip), name=f"clip-keep-{name}")
                 continue
             rendering = Rendering(sentence.text)
             self._renders[name] = rendering
-            self._tasks.append(
-                asyncio.create_task(
-                    self._render(self.engine, sentence, rendering), name=f"clip-{name}"
-                )
-            )
+            self._tasks.spawn(self._produce(engine, store, rendering), name=f"clip-{name}")
 
-    def _cached(self, sentence: StaticSentence) -> Clip | None:
-        clip = self.cache.get(self.voice_key, sentence.text)
-        store = self.store if sentence.shareable else None
-        if store is None:
-            return clip
-        if clip is None:
-            frames = store.load(self.voice_key, sentence.text)
-            if frames is not None:
-                clip = Clip(text=sentence.text, frames=frames)
-                self.cache.put(self.voice_key, clip)
-        elif not store.path(self.voice_key, sentence.text).is_file():
-            self._tasks.append(asyncio.create_task(self._store(store, clip)))
-        return clip
+    async def _keep(self, store: ClipStore, clip: Clip) -> None:
+        await asyncio.to_thread(store.save_if_missing, self._voice_key, clip.text, clip.frames)
 
-    async def _store(self, store: ClipStore, clip: Clip) -> None:
-        await asyncio.to_thread(store.save, self.voice_key, clip.text, clip.frames)
-
-    async def _render(
-        self, engine: tts.TTS, sentence: StaticSentence, rendering: Rendering
+    async def _produce(
+        self, engine: tts.TTS, store: ClipStore | None, rendering: Rendering
     ) -> None:
+        text = rendering.text
         try:
-            async with engine.synthesize(sentence.text) as stream:
-                async for audio in stream:
-                    rendering.push(audio.frame)
+            stored = None
+            if store is not None:
+                stored = await asyncio.to_thread(store.load, self._voice_key, text)
+            if stored is not None:
+                for frame in stored:
+                    rendering.push(frame)
+            else:
+                async with engine.synthesize(text) as stream:
+                    async for audio in stream:
+                        rendering.push(audio.frame)
         except Exception as err:  # a TTS failure must not stop the call: live TTS takes over
             logger.warning("clip not rendered: %s", type(err).__name__)
             rendering.fail(err)
@@ -205,9 +215,9 @@ class Clips:
             rendering.fail(RuntimeError("rendering cancelled"))
             raise
         clip = rendering.finish()
-        self.cache.put(self.voice_key, clip)
-        if sentence.shareable and self.store is not None:
-            await self._store(self.store, clip)
+        self._cache.put(self._voice_key, clip)
+        if store is not None and stored is None:
+            self._writes.spawn(self._keep(store, clip), name="clip-store")
 
     async def get(self, name: str, *, wait_at_most: float) -> Clip | None:
         """The complete clip named ``name``, or None if it has none or it is not ready in time."""
@@ -240,7 +250,7 @@ class Clips:
         return None
 
     async def aclose(self) -> None:
-        """Cancel renders still running."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancel renders still running and finish storing the rendered ones (idempotent)."""
+        await self._tasks.aclose()
+        await self._writes.join()
+        await self._writes.aclose()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-from ..report.model import AttemptStatus, EndedBy
+from ..config.attempt import AttemptStatus, EndedBy
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,10 @@ LLM_DOWN = Outcome("system", "llm_error", status="error", error="the LLM failed 
 
 
 class CallEnding:
-    """The call's single end decision, and an event for whoever waits for it."""
+    """The call's single end decision."""
 
     def __init__(self) -> None:
         self._outcome: Outcome | None = None
-        self._decided = asyncio.Event()
 
     @property
     def outcome(self) -> Outcome | None:
@@ -41,11 +39,4 @@ class CallEnding:
         if self._outcome is not None:
             return False
         self._outcome = outcome
-        self._decided.set()
         return True
-
-    async def wait(self) -> Outcome:
-        """Wait for the decision."""
-        await self._decided.wait()
-        assert self._outcome is not None
-        return self._outcome

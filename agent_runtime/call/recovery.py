@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from livekit import rtc
@@ -34,7 +34,7 @@ class TurnRecovery:
         line: str | None,
         audio: Callable[[], Awaitable[AsyncIterator[rtc.AudioFrame] | None]],
         active: Callable[[], bool],
-        spawn: Callable[[Awaitable[None]], None],
+        spawn: Callable[[Coroutine[Any, Any, None]], object],
         event: Callable[..., None],
         give_up: Callable[[], None],
         max_failed_turns: int = 2,

@@ -8,7 +8,10 @@ import os
 import sys
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config.attempt import TranscriptRow
 
 
 def add_parser(commands: Any) -> None:
@@ -32,7 +35,7 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-async def _typed_lines(telephony: Any) -> AsyncIterator[str]:
+async def _typed_lines(caller_left: asyncio.Event) -> AsyncIterator[str]:
     """Lines typed on stdin, read by a daemon thread so that the agent can hang up first."""
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -46,20 +49,27 @@ async def _typed_lines(telephony: Any) -> AsyncIterator[str]:
     while (line := await lines.get()) is not None:
         if line.strip():
             yield line.strip()
-    telephony.caller_left.set()
+    caller_left.set()
+
+
+def _show(row: TranscriptRow) -> None:
+    who = {"user": "caller", "assistant": "agent", "tool": "tool"}[row.role]
+    text = row.content if row.role != "tool" else f"{row.tool_name} -> {row.tool_output}"
+    print(f"[{who}] {text}", flush=True)
 
 
 async def _console(args: argparse.Namespace) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from ..call.clip_store import ClipStore
+    from ..call.ports import CallPorts
     from ..call.runner import CallRunner, RunOptions
+    from ..call.settings import RuntimeSettings
     from ..config.loading import load_file
-    from ..media.console import ConsoleAudioMedia, ConsoleTelephony, TextMedia
+    from ..media.console import ConsoleAudioMedia, TextMedia
     from ..offline_tts import OfflineTTS
     from ..providers import (
-        ProviderEnv,
+        Clients,
         Providers,
         build_llm,
         build_stt,
@@ -67,56 +77,53 @@ async def _console(args: argparse.Namespace) -> int:
         build_turn_detector,
         build_vad,
     )
-    from ..report.model import TranscriptRow
+    from ..telephony.local import LocalLine
 
+    settings = RuntimeSettings.from_env(os.environ)
     spec = load_file(args.call)
     for warning in spec.warnings:
         print(f"warning {warning}", file=sys.stderr)
-    env = ProviderEnv.from_environ()
-    voice = spec.assistant.voice
-    tts = (
-        OfflineTTS(speed=voice.speed if voice else 1.0)
-        if args.offline_voice or args.text
-        else build_tts(voice, env)
-    )
+    clients = Clients()
+    offline = args.offline_voice or args.text
     providers = Providers(
-        stt=None if args.text else build_stt(env),
-        llm=build_llm(spec.llm_model, env),
-        tts=tts,
+        stt=None if args.text else build_stt(settings.providers, clients),
+        llm=build_llm(spec.llm_model, settings.providers, clients),
+        tts=OfflineTTS.for_voice(spec.voice)
+        if offline
+        else build_tts(spec.voice, settings.providers),
         vad=build_vad(),
         turn_detector=build_turn_detector(),
+        clients=clients,
     )
-    telephony = ConsoleTelephony()
-
-    def show(row: TranscriptRow) -> None:
-        who = {"user": "caller", "assistant": "agent", "tool": "tool"}[row.role]
-        text = row.content if row.role != "tool" else f"{row.tool_name} -> {row.tool_output}"
-        print(f"[{who}] {text}", flush=True)
-
+    line = LocalLine()
     options = RunOptions(
+        turn=settings.call.turn(),
         output_dir=Path(args.out),
-        env=dict(os.environ),
-        on_row=show,
-        clip_store=ClipStore.from_env(os.environ),
+        on_row=_show,
+        recovery_line=settings.call.recovery_line or None,
+        failure_line=settings.call.failure_line or None,
+        clip_store=settings.call.clip_store(),
     )
+    media: TextMedia | ConsoleAudioMedia
     if args.text:
-        media: Any = TextMedia()
-        options = replace(options, typed_turns=_typed_lines(telephony))
+        media = TextMedia()
+        options = replace(options, typed_turns=_typed_lines(line.caller_left))
         print("Type what the caller says; Ctrl-D hangs up.", file=sys.stderr)
     else:
         media = ConsoleAudioMedia()
         media.start(asyncio.get_running_loop())
         print("Speak into the microphone; Ctrl-C hangs up.", file=sys.stderr)
-    runner = CallRunner(spec, providers, media, telephony, options)
+    runner = CallRunner(spec, providers, CallPorts(media, line, settings.integrations), options)
     task = asyncio.create_task(runner.run())
     try:
         result = await asyncio.shield(task)
     except asyncio.CancelledError:
-        telephony.caller_left.set()
+        line.caller_left.set()
         result = await task
     finally:
         if isinstance(media, ConsoleAudioMedia):
             media.close()
+        await providers.aclose()
     report = result.report
     print(f"call ended: ended_by={report.ended_by} end_reason={report.end_reason}", file=sys.stderr)
     print(f"report: {result.report_path}", file=sys.stderr)
@@ -125,12 +132,12 @@ async def _console(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the console call."""
-    from ..errors import RuntimeErrorBase
+    from ..errors import AgentRuntimeError
 
     try:
         return asyncio.run(_console(args))
     except KeyboardInterrupt:
         return 130
-    except RuntimeErrorBase as err:
+    except AgentRuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

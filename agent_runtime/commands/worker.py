@@ -37,11 +37,13 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped; return the exit code."""
-    from ..worker import WorkerSettings, build_server
+    from ..errors import SettingsError
+    from ..worker.server import build_server
+    from ..worker.settings import WorkerSettings
 
     try:
         settings = WorkerSettings.from_env(os.environ)
-    except ValueError as err:
+    except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from livekit.agents import cli

@@ -15,11 +15,12 @@ from pydantic import (
     model_validator,
 )
 
+from ..errors import TemplateError
 from .base import ConfigModel, note
 from .fields import HttpUrlOrNone, PhoneNumber, Timestamp, is_http_url
 from .llm import DEFAULT_LLM, LLMModel
 from .retry import CallRetryConfig
-from .templating import PLACEHOLDER, TemplateError, render_json
+from .templating import PLACEHOLDER, render_json
 
 ThinkingSound = Literal[
     "city-ambience.ogg",
@@ -74,6 +75,12 @@ class Voice(ConfigModel):
         if clamped != speed:
             note("speed", f"{speed} is outside {provider}'s range {low}-{high}; {clamped} is used")
         return clamped
+
+    def review(self) -> list[tuple[str, str]]:
+        """Warn about a volume the provider does not take (the API: "Cartesia only")."""
+        if self.provider != "cartesia" and self.volume != 1.0:
+            return [("volume", f"Cartesia only; ignored for {self.provider} voices")]
+        return []
 
 
 class Calendly(ConfigModel):

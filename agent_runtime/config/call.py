@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from ..report.model import CallAttempt
 from .assistant import AssistantConfig, DelayMs, Outcome
+from .attempt import CallAttempt
 from .base import ConfigModel
 from .fields import PhoneNumber, Timestamp
 from .llm import LLMModel

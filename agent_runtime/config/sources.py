@@ -9,7 +9,6 @@ reference ``{"call_id": "..."}`` that is fetched from ``AGENT_CONFIG_URL`` with 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,24 +32,6 @@ class ConfigEndpoint:
     timeout: float = 5.0
     retries: int = 3
     backoff: float = 0.5
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ConfigEndpoint | None:
-        """Read the endpoint from ``AGENT_CONFIG_*`` variables, or None when it is not set.
-
-        ``AGENT_CONFIG_URL`` may hold ``{call_id}``, else the id is appended as a path segment;
-        ``AGENT_CONFIG_TOKEN``, ``AGENT_CONFIG_TIMEOUT`` (s) and ``AGENT_CONFIG_RETRIES`` are
-        optional.
-        """
-        url = env.get("AGENT_CONFIG_URL")
-        if not url:
-            return None
-        return cls(
-            url=url,
-            token=env.get("AGENT_CONFIG_TOKEN") or None,
-            timeout=float(env.get("AGENT_CONFIG_TIMEOUT") or 5.0),
-            retries=int(env.get("AGENT_CONFIG_RETRIES") or 3),
-        )
 
     def url_for(self, call_id: str) -> str:
         """The URL of one call's config."""

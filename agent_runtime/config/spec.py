@@ -18,6 +18,7 @@ from .call import CallConfig
 from .llm import LLMModel
 from .phone import time_zone_of
 from .templating import Rendered, render_text
+from .voice import VoiceProfile
 
 BUILTIN_VARIABLES = (
     "call_direction",
@@ -70,6 +71,7 @@ class CallSpec:
 
     call: CallConfig
     llm_model: LLMModel
+    voice: VoiceProfile
     first_sentence_delay_ms: int
     time_zone: str
     variables: Mapping[str, str]
@@ -125,6 +127,7 @@ def build_call_spec(call: CallConfig, *, root: str = "$", now: datetime | None =
     return CallSpec(
         call=call,
         llm_model=llm_model,
+        voice=VoiceProfile.of(assistant.voice),
         first_sentence_delay_ms=delay,
         time_zone=time_zone,
         variables=variables,

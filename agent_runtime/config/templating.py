@@ -13,11 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..errors import TemplateError
+
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
-
-
-class TemplateError(ValueError):
-    """A template cannot be rendered into what it must be (e.g. valid JSON)."""
 
 
 @dataclass(frozen=True)

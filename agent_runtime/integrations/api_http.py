@@ -16,15 +16,9 @@ from typing import Any
 
 import aiohttp
 
+from ..errors import NoAnswer, NotReached
+
 MAX_BODY_BYTES = 256_000
-
-
-class NotReached(Exception):
-    """The request never reached the service (it surely had no effect)."""
-
-
-class NoAnswer(Exception):
-    """The request may have reached the service, but no answer came back in time."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
 - ``POST /invitees`` with ``event_type``, ``start_time`` (UTC) and ``invitee`` (``name``,
   ``email``, ``timezone``): paid plans only (403 otherwise).
 
-Errors become ``ActionError``s in words the LLM can act on. A refused token (401) is fetched
+Errors become ``ToolError``s in words the LLM can act on. A refused token (401) is fetched
 again once. A booking whose request may have reached Calendly without an answer is reported as
 maybe made, never retried.
 """
@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .api_http import ApiAnswer, NoAnswer, NotReached, request_json
+from ..errors import NoAnswer, NotReached, ToolError
+from .api_http import ApiAnswer, request_json
+from .calendly_settings import CalendlySettings
 from .calendly_tokens import TokenProvider
-from .once import ActionError
 
-DEFAULT_BASE_URL = "https://api.calendly.com"
 EVENT_TYPE_PREFIX = "https://api.calendly.com/event_types/"
 _SLOT_TAKEN = re.compile(
     r"already_filled|no longer available|not available|unavailable|already (been )?(taken|booked)",
@@ -58,24 +57,6 @@ class Booking:
     start: datetime
 
 
-@dataclass(frozen=True)
-class CalendlySettings:
-    """Where the API is, and its limits."""
-
-    base_url: str = DEFAULT_BASE_URL
-    timeout: float = 10.0
-    window_days: int = 7
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> CalendlySettings:
-        """``CALENDLY_BASE_URL``, ``CALENDLY_TIMEOUT`` (s), ``CALENDLY_MAX_WINDOW_DAYS``."""
-        return cls(
-            base_url=(env.get("CALENDLY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            timeout=float(env.get("CALENDLY_TIMEOUT") or cls.timeout),
-            window_days=int(env.get("CALENDLY_MAX_WINDOW_DAYS") or cls.window_days),
-        )
-
-
 def _details(data: Any) -> tuple[str, list[dict[str, Any]]]:
     if not isinstance(data, dict):
         return "", []
@@ -83,44 +64,44 @@ def _details(data: Any) -> tuple[str, list[dict[str, Any]]]:
     return str(data.get("message") or data.get("title") or ""), details
 
 
-def _error(answer: ApiAnswer, *, booking: bool) -> ActionError:
+def _error(answer: ApiAnswer, *, booking: bool) -> ToolError:
     message, details = _details(answer.data)
     status = answer.status
     said = " ".join([message, *(f"{d.get('code', '')} {d.get('message', '')}" for d in details)])
     if status == 401:
-        return ActionError(
+        return ToolError(
             "The calendar connection is not authorized; booking is unavailable.", code="auth_failed"
         )
     if status == 403:
-        return ActionError(
+        return ToolError(
             "The calendar account does not allow booking through the API.", code="forbidden"
         )
     if status == 404:
-        return ActionError("The calendar's event type was not found.", code="not_found")
+        return ToolError("The calendar's event type was not found.", code="not_found")
     if status == 429:
-        return ActionError(
+        return ToolError(
             "The calendar is busy right now; try again in a minute.", code="rate_limited"
         )
     if status >= 500:
         if booking:
-            return ActionError(
+            return ToolError(
                 f"The calendar service failed. {_MAYBE_BOOKED}",
                 code="service_error",
                 maybe_done=True,
             )
-        return ActionError("The calendar service failed; try again shortly.", code="service_error")
+        return ToolError("The calendar service failed; try again shortly.", code="service_error")
     if booking and (status == 409 or _SLOT_TAKEN.search(said)):
-        return ActionError(
+        return ToolError(
             "That time is no longer available; look for other free times.", code="slot_taken"
         )
     if any("email" in str(d.get("parameter", "")) for d in details):
-        return ActionError(
+        return ToolError(
             "The calendar refused the email address; ask the caller to spell it again.",
             code="invalid_email",
         )
     reasons = "; ".join(f"{d.get('parameter', '')} {d.get('message', '')}".strip() for d in details)
     text = " ".join((reasons or message or f"HTTP {status}").split())[:160]
-    return ActionError(f"The calendar refused the request: {text}.", code="refused")
+    return ToolError(f"The calendar refused the request: {text}.", code="refused")
 
 
 class CalendlyClient:
@@ -161,7 +142,7 @@ class CalendlyClient:
     async def book(
         self, event_type: str, start: datetime, *, name: str, email: str, time_zone: str
     ) -> Booking:
-        """Book ``start`` for the invitee; raises ``ActionError`` (``maybe_done`` if unsure)."""
+        """Book ``start`` for the invitee; raises ``ToolError`` (``maybe_done`` if unsure)."""
         body = {
             "event_type": event_type,
             "start_time": iso_utc(start),
@@ -171,7 +152,7 @@ class CalendlyClient:
         resource = answer.data.get("resource") if isinstance(answer.data, dict) else None
         uri = resource.get("uri") if isinstance(resource, dict) else None
         if not isinstance(resource, dict) or not isinstance(uri, str):
-            raise ActionError(
+            raise ToolError(
                 f"The calendar answered oddly. {_MAYBE_BOOKED}", code="bad_answer", maybe_done=True
             )
         event = resource.get("event")
@@ -194,22 +175,22 @@ class CalendlyClient:
         try:
             return await request_json(
                 method,
-                self._settings.base_url + path,
+                self._settings.base_url.rstrip("/") + path,
                 time_limit=self._settings.timeout,
                 headers={"Authorization": f"Bearer {token}"},
                 **kwargs,
             )
         except NotReached:
-            raise ActionError(
+            raise ToolError(
                 "The calendar could not be reached; try again shortly.", code="unreachable"
             ) from None
         except NoAnswer:
             if booking:
-                raise ActionError(
+                raise ToolError(
                     f"The calendar did not answer in time. {_MAYBE_BOOKED}",
                     code="no_answer",
                     maybe_done=True,
                 ) from None
-            raise ActionError(
+            raise ToolError(
                 "The calendar did not answer in time; try again shortly.", code="no_answer"
             ) from None

@@ -1,21 +1,19 @@
 """The Calendly access token behind an assistant's ``calendly.connection_id``.
 
-In order: ``CALENDLY_TOKEN_<CONNECTION_ID>`` (the id upper-cased, other characters than letters
-and digits as ``_``), then the platform's token endpoint ``CALENDLY_TOKEN_URL`` (``GET`` with
-``?connection_id=...`` and ``Authorization: Bearer $CALENDLY_TOKEN_URL_AUTH``, answering
-``{"access_token": "..."}``), then ``CALENDLY_TOKEN``. The token is never logged, shown to the
-LLM or written to the report.
+The sources and their order are those of ``CalendlySettings``. The platform's endpoint is asked
+with ``GET ?connection_id=...`` and ``Authorization: Bearer $CALENDLY_TOKEN_URL_AUTH`` and
+answers ``{"access_token": "..."}``. The token is never logged, shown to the LLM or written to
+the report.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Mapping
 from typing import Protocol
 
-from .api_http import NoAnswer, NotReached, request_json
-from .once import ActionError
+from ..errors import NoAnswer, NotReached, ToolError
+from .api_http import request_json
+from .calendly_settings import CalendlySettings
 
 UNAVAILABLE = "The calendar connection is unavailable right now."
 
@@ -55,7 +53,7 @@ class PlatformToken:
     async def token(self, *, refresh: bool = False) -> str:
         """The cached token, fetched on first use or when ``refresh`` is asked.
 
-        Raises ``ActionError`` when the endpoint fails.
+        Raises ``ToolError`` when the endpoint fails.
         """
         async with self._lock:
             if self._token is None or refresh:
@@ -73,25 +71,19 @@ class PlatformToken:
                 headers=headers,
             )
         except (NotReached, NoAnswer):
-            raise ActionError(UNAVAILABLE, code="token_unavailable") from None
+            raise ToolError(UNAVAILABLE, code="token_unavailable") from None
         token = answer.data.get("access_token") if isinstance(answer.data, dict) else None
         if answer.status != 200 or not isinstance(token, str) or not token:
-            raise ActionError(UNAVAILABLE, code="token_unavailable")
+            raise ToolError(UNAVAILABLE, code="token_unavailable")
         return token
 
 
-def _env_name(connection_id: str) -> str:
-    return "CALENDLY_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", connection_id.upper())
-
-
-def token_provider(env: Mapping[str, str], connection_id: str) -> TokenProvider | None:
+def token_provider(settings: CalendlySettings, connection_id: str) -> TokenProvider | None:
     """Where this connection's token comes from; None when nothing is configured."""
-    own = env.get(_env_name(connection_id))
+    own = settings.connection_token(connection_id)
     if own:
         return StaticToken(own)
-    url = env.get("CALENDLY_TOKEN_URL")
-    if url:
-        auth = env.get("CALENDLY_TOKEN_URL_AUTH") or None
-        return PlatformToken(url, connection_id=connection_id, auth=auth)
-    shared = env.get("CALENDLY_TOKEN")
-    return StaticToken(shared) if shared else None
+    if settings.token_url:
+        auth = settings.token_url_auth.get_secret_value() if settings.token_url_auth else None
+        return PlatformToken(settings.token_url, connection_id=connection_id, auth=auth)
+    return StaticToken(settings.token.get_secret_value()) if settings.token else None

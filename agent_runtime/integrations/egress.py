@@ -14,13 +14,18 @@ import ipaddress
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from pydantic import BeforeValidator, Field
 
+from ..settings import EnvModel
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_BYTES = 64_000
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
@@ -55,23 +60,6 @@ class EgressPolicy:
     rewrites: Mapping[str, str] = field(default_factory=dict)
     """Origin to origin, e.g. ``https://api.example.com`` -> ``http://127.0.0.1:8080``."""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> EgressPolicy:
-        """The policy set by ``HTTP_TOOLS_ALLOW`` and ``HTTP_TOOLS_REWRITE``.
-
-        Both are comma-separated: hosts, IPs or CIDR networks for the first, ``origin=origin``
-        pairs for the second.
-        """
-        allow = frozenset(
-            a.strip() for a in env.get("HTTP_TOOLS_ALLOW", "").split(",") if a.strip()
-        )
-        rewrites: dict[str, str] = {}
-        for pair in env.get("HTTP_TOOLS_REWRITE", "").split(","):
-            if "=" in pair:
-                source, target = pair.split("=", 1)
-                rewrites[source.strip().rstrip("/")] = target.strip().rstrip("/")
-        return cls(allow=allow, rewrites=rewrites)
-
     def allows(self, host: str, address: str) -> bool:
         """True when ``host`` (resolved to ``address``) may be reached."""
         if host in self.allow or address in self.allow:
@@ -94,6 +82,47 @@ class EgressPolicy:
             return url
         new = urlsplit(target)
         return urlunsplit((new.scheme, new.netloc, parts.path, parts.query, parts.fragment))
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _origin_pairs(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for pair in _comma_list(value):
+        source, equals, target = pair.partition("=")
+        if not equals or not source.strip() or not target.strip():
+            raise ValueError(f"must be origin=origin pairs separated by commas (got {pair!r})")
+        pairs[source.strip().rstrip("/")] = target.strip().rstrip("/")
+    return pairs
+
+
+class HttpToolSettings(EnvModel):
+    """Limits of the custom HTTP tools and where they may go.
+
+    ``HTTP_TOOLS_TIMEOUT`` (s), ``HTTP_TOOLS_MAX_RESPONSE_BYTES``, ``HTTP_TOOLS_ALLOW`` (hosts,
+    IPs or CIDR networks let through although private, comma-separated) and
+    ``HTTP_TOOLS_REWRITE`` (``origin=origin`` pairs, comma-separated).
+    """
+
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, alias="HTTP_TOOLS_TIMEOUT")
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, alias="HTTP_TOOLS_MAX_RESPONSE_BYTES")
+    allow: Annotated[frozenset[str], BeforeValidator(_comma_list)] = Field(
+        frozenset(), alias="HTTP_TOOLS_ALLOW"
+    )
+    rewrites: Annotated[dict[str, str], BeforeValidator(_origin_pairs)] = Field(
+        default_factory=dict, alias="HTTP_TOOLS_REWRITE"
+    )
+
+    @property
+    def policy(self) -> EgressPolicy:
+        """The egress policy these settings describe."""
+        return EgressPolicy(allow=self.allow, rewrites=self.rewrites)
 
 
 class _GuardedResolver(AbstractResolver):

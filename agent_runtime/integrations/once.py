@@ -4,7 +4,7 @@ An interrupted turn, a retried LLM step or two identical tool calls in one step 
 message or book a slot twice. ``AtMostOnce`` runs an action once per key: a second request with
 the same key waits for the first and gets its result. The action runs in its own task, shielded
 from the caller's cancellation, so a request already on the wire finishes and its outcome is
-known. Only a failure that surely had no effect (``ActionError.maybe_done`` false) frees the key
+known. Only a failure that surely had no effect (``ToolError.maybe_done`` false) frees the key
 for another try.
 """
 
@@ -14,24 +14,9 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
+from ..errors import ToolError
+
 _T = TypeVar("_T")
-
-
-class ActionError(Exception):
-    """An outside action failed.
-
-    Attributes:
-        message: Short, plain words the LLM may see (never a secret, number or message text).
-        code: A machine-readable kind for the call report, e.g. ``rate_limited``.
-        maybe_done: True when the action may have taken effect (a timeout after the request
-            was sent): it is then never repeated.
-    """
-
-    def __init__(self, message: str, *, code: str, maybe_done: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.maybe_done = maybe_done
 
 
 class AtMostOnce(Generic[_T]):
@@ -59,7 +44,7 @@ class AtMostOnce(Generic[_T]):
     def _settle(self, key: str, task: asyncio.Task[_T]) -> None:
         """Free ``key`` after a failure that surely had no effect; keep it otherwise."""
         error = None if task.cancelled() else task.exception()
-        if isinstance(error, ActionError) and not error.maybe_done:
+        if isinstance(error, ToolError) and not error.maybe_done:
             self._runs.pop(key, None)
 
     async def aclose(self) -> None:

@@ -10,13 +10,16 @@ logs carry the provider's message id and segment count, never the number or the 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from pydantic import Field
+
 from ..config.phone import to_e164
+from ..errors import ToolError
 from ..log import logger
-from .once import ActionError, AtMostOnce
+from ..settings import EnvModel
+from .once import AtMostOnce
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -79,7 +82,7 @@ class SmsReceipt:
 
 
 class SmsSender(Protocol):
-    """An SMS provider. Raises ``ActionError`` with a message fit for the LLM."""
+    """An SMS provider. Raises ``ToolError`` with a message fit for the LLM."""
 
     @property
     def name(self) -> str:
@@ -99,20 +102,14 @@ class EventSink(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SmsLimits:
-    """How long a message and how many messages a call may send."""
+class SmsLimits(EnvModel):
+    """How long a message and how many messages a call may send.
 
-    max_segments: int = 10
-    max_per_call: int = 3
+    ``SMS_MAX_SEGMENTS`` and ``SMS_MAX_PER_CALL``.
+    """
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> SmsLimits:
-        """``SMS_MAX_SEGMENTS`` and ``SMS_MAX_PER_CALL``."""
-        return cls(
-            max_segments=int(env.get("SMS_MAX_SEGMENTS") or cls.max_segments),
-            max_per_call=int(env.get("SMS_MAX_PER_CALL") or cls.max_per_call),
-        )
+    max_segments: int = Field(10, gt=0, alias="SMS_MAX_SEGMENTS")
+    max_per_call: int = Field(3, ge=0, alias="SMS_MAX_PER_CALL")
 
 
 class SmsOutbox:
@@ -137,18 +134,18 @@ class SmsOutbox:
         """Send ``body`` to ``to``; a repeat of an earlier request returns its outcome.
 
         ``purpose`` names the flow in the report (``tool``, ``voicemail``, ``after_call``).
-        Raises ``ActionError`` (recorded as an ``sms_failed`` event).
+        Raises ``ToolError`` (recorded as an ``sms_failed`` event).
         """
         try:
             number, text = self._check(to, body)
-        except ActionError as err:
+        except ToolError as err:
             self._failed(err, purpose)
             raise
         key = hashlib.sha256(f"{number}\n{text}".encode()).hexdigest()
         repeated = self._once.started(key)
         try:
             receipt = await self._once.run(key, lambda: self._deliver(number, text, purpose))
-        except ActionError as err:
+        except ToolError as err:
             if repeated:
                 self._events("sms_not_resent", code=err.code, purpose=purpose)
             raise
@@ -161,17 +158,17 @@ class SmsOutbox:
         try:
             number = to_e164(to or "")
         except ValueError:
-            raise ActionError(
+            raise ToolError(
                 "There is no valid mobile number to text on this call.", code="invalid_number"
             ) from None
         text = body.strip()
         if not text:
-            raise ActionError("The message is empty.", code="empty")
+            raise ToolError("The message is empty.", code="empty")
         size = measure(text)
         limit = self._limits.max_segments
         if size.count > limit:
             per_segment = 153 if size.encoding == "GSM-7" else 67
-            raise ActionError(
+            raise ToolError(
                 f"The message is too long ({size.count} text segments, at most {limit}): "
                 f"shorten it to under {limit * per_segment} characters.",
                 code="too_long",
@@ -180,7 +177,7 @@ class SmsOutbox:
 
     async def _deliver(self, to: str, text: str, purpose: str) -> SmsReceipt:
         if self._attempts >= self._limits.max_per_call:
-            error = ActionError(
+            error = ToolError(
                 f"At most {self._limits.max_per_call} text messages can be sent in one call.",
                 code="call_limit",
             )
@@ -189,7 +186,7 @@ class SmsOutbox:
         self._attempts += 1
         try:
             receipt = await self._sender.send(to=to, sender=self._from, body=text)
-        except ActionError as err:
+        except ToolError as err:
             if not err.maybe_done:
                 self._attempts -= 1
             self._failed(err, purpose)
@@ -205,7 +202,7 @@ class SmsOutbox:
         logger.info("sms %s sent (%d segments)", receipt.message_id, receipt.segments)
         return receipt
 
-    def _failed(self, error: ActionError, purpose: str) -> None:
+    def _failed(self, error: ToolError, purpose: str) -> None:
         self._events(
             "sms_failed",
             provider=self._sender.name,

@@ -10,12 +10,13 @@ error code is read, and mapped to short words for the LLM.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import quote
 
-from .api_http import NoAnswer, NotReached, RetryPolicy, request_json
-from .once import ActionError
+from pydantic import Field, SecretStr
+
+from ..errors import NoAnswer, NotReached, ProviderConfigError, ToolError
+from ..settings import EnvModel
+from .api_http import RetryPolicy, request_json
 from .sms import SmsReceipt, measure
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -38,58 +39,54 @@ _ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class TwilioSettings:
-    """Twilio credentials and where the API is."""
+class TwilioSettings(EnvModel):
+    """Twilio credentials, the sending number, and where the API is.
 
-    account_sid: str
-    username: str
-    password: str
-    base_url: str = DEFAULT_BASE_URL
-    timeout: float = DEFAULT_TIMEOUT
+    ``TWILIO_ACCOUNT_SID`` with ``TWILIO_AUTH_TOKEN``, or with ``TWILIO_API_KEY`` and
+    ``TWILIO_API_SECRET``; ``TWILIO_FROM_NUMBER``, ``TWILIO_BASE_URL`` and ``TWILIO_TIMEOUT``
+    (seconds) are optional.
+    """
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TwilioSettings | None:
-        """The settings from ``TWILIO_*`` variables; None without an account and credentials.
+    account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    auth_token: SecretStr | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    api_key: str | None = Field(None, alias="TWILIO_API_KEY")
+    api_secret: SecretStr | None = Field(None, alias="TWILIO_API_SECRET")
+    from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    base_url: str = Field(DEFAULT_BASE_URL, alias="TWILIO_BASE_URL")
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, alias="TWILIO_TIMEOUT")
 
-        ``TWILIO_ACCOUNT_SID`` with ``TWILIO_AUTH_TOKEN``, or with ``TWILIO_API_KEY`` and
-        ``TWILIO_API_SECRET``; ``TWILIO_BASE_URL`` and ``TWILIO_TIMEOUT`` (seconds) optional.
-        """
-        sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
-        username, password = sid, env.get("TWILIO_AUTH_TOKEN", "")
-        key, secret = env.get("TWILIO_API_KEY", "").strip(), env.get("TWILIO_API_SECRET", "")
-        if key and secret:
-            username, password = key, secret
+    def credentials(self) -> tuple[str, str] | None:
+        """(username, password) for basic auth; None without an account and credentials."""
+        sid = (self.account_sid or "").strip()
+        if self.api_key and self.api_secret:
+            username, password = self.api_key.strip(), self.api_secret.get_secret_value()
+        else:
+            token = self.auth_token.get_secret_value() if self.auth_token else ""
+            username, password = sid, token
         if not sid or not password:
             return None
-        return cls(
-            account_sid=sid,
-            username=username,
-            password=password,
-            base_url=(env.get("TWILIO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            timeout=float(env.get("TWILIO_TIMEOUT") or DEFAULT_TIMEOUT),
-        )
+        return username, password
 
 
 def _basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def _error(status: int, data: object) -> ActionError:
+def _error(status: int, data: object) -> ToolError:
     code = data.get("code") if isinstance(data, dict) else None
     if isinstance(code, int) and code in _ERRORS:
         kind, message = _ERRORS[code]
-        return ActionError(message, code=kind)
+        return ToolError(message, code=kind)
     if status == 401:
-        return ActionError(_ERRORS[20003][1], code="auth_failed")
+        return ToolError(_ERRORS[20003][1], code="auth_failed")
     if status == 429:
-        return ActionError(_ERRORS[20429][1], code="rate_limited")
+        return ToolError(_ERRORS[20429][1], code="rate_limited")
     if status >= 500:
         message = f"The text message service failed. {_MAY_BE_SENT}"
-        return ActionError(message, code="service_error", maybe_done=True)
+        return ToolError(message, code="service_error", maybe_done=True)
     label = f"Twilio error {code}" if isinstance(code, int) else f"HTTP {status}"
     message = f"The text message could not be sent ({label})."
-    return ActionError(message, code=f"twilio_{code or status}")
+    return ToolError(message, code=f"twilio_{code or status}")
 
 
 class TwilioSms:
@@ -98,13 +95,24 @@ class TwilioSms:
     name = "twilio"
 
     def __init__(self, settings: TwilioSettings, *, retry: RetryPolicy | None = None) -> None:
+        """Raises ``ProviderConfigError`` when ``settings`` have no account and credentials."""
+        credentials = settings.credentials()
+        if credentials is None or settings.account_sid is None:
+            raise ProviderConfigError(
+                "SMS needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+                " (or TWILIO_API_KEY and TWILIO_API_SECRET)",
+                provider="sms",
+            )
         self._settings = settings
+        self._account = settings.account_sid.strip()
+        self._auth = _basic_auth(*credentials)
         self._retry = retry or RetryPolicy()
 
     async def send(self, *, to: str, sender: str, body: str) -> SmsReceipt:
-        """Send one message; raises ``ActionError`` (``maybe_done`` when Twilio may have it)."""
+        """Send one message; raises ``ToolError`` (``maybe_done`` when Twilio may have it)."""
         settings = self._settings
-        url = f"{settings.base_url}/2010-04-01/Accounts/{quote(settings.account_sid)}/Messages.json"
+        base = settings.base_url.rstrip("/")
+        url = f"{base}/2010-04-01/Accounts/{quote(self._account)}/Messages.json"
         try:
             answer = await request_json(
                 "POST",
@@ -112,15 +120,15 @@ class TwilioSms:
                 time_limit=settings.timeout,
                 retry=self._retry,
                 data={"To": to, "From": sender, "Body": body},
-                headers={"Authorization": _basic_auth(settings.username, settings.password)},
+                headers={"Authorization": self._auth},
             )
         except NotReached:
-            raise ActionError(
+            raise ToolError(
                 "The text message service could not be reached; nothing was sent.",
                 code="unreachable",
             ) from None
         except NoAnswer:
-            raise ActionError(
+            raise ToolError(
                 f"The text message service did not answer in time. {_MAY_BE_SENT}",
                 code="no_answer",
                 maybe_done=True,
@@ -130,7 +138,7 @@ class TwilioSms:
             raise _error(answer.status, data)
         sid = data.get("sid")
         if not isinstance(sid, str) or not sid:
-            raise ActionError(
+            raise ToolError(
                 f"The text message service answered oddly. {_MAY_BE_SENT}",
                 code="bad_answer",
                 maybe_done=True,

@@ -1,4 +1,4 @@
-"""The console's ports: the local microphone and speaker, or typed text with no audio device.
+"""The console's media: the local microphone and speaker, or typed text with no audio device.
 
 Audio mode needs PortAudio (Debian/Ubuntu: ``apt install libportaudio2``; macOS: ``brew install
 portaudio``). The caller hangs up with Ctrl-C (audio) or end of input, Ctrl-D (text).
@@ -184,19 +184,3 @@ class TextMedia:
     def sample_rate(self) -> int:
         """The output stream's rate."""
         return self._rate
-
-
-class ConsoleTelephony:
-    """The console's line: the person at the keyboard hangs up; hanging up ends the session."""
-
-    def __init__(self) -> None:
-        self.caller_left = asyncio.Event()
-        self.hung_up = asyncio.Event()
-
-    async def wait_for_hangup(self) -> None:
-        """Return when the person at the console hangs up."""
-        await self.caller_left.wait()
-
-    async def hang_up(self) -> None:
-        """End the console call."""
-        self.hung_up.set()

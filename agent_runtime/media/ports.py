@@ -1,4 +1,4 @@
-"""The ports a call runs on. Worker, console and replay each pass their own adapters.
+"""The media port: the call's audio. Worker, console and replay each pass their own adapter.
 
 The runner only knows these protocols, never which mode it is in.
 """
@@ -39,16 +39,4 @@ class MediaPort(Protocol):
     @property
     def sample_rate(self) -> int:
         """Sample rate of the output stream."""
-        ...
-
-
-class TelephonyPort(Protocol):
-    """Call control on the phone line."""
-
-    async def wait_for_hangup(self) -> None:
-        """Return when the caller has hung up."""
-        ...
-
-    async def hang_up(self) -> None:
-        """End the call for everyone (the runner calls it once, at the end)."""
         ...

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..report.model import CallReport, TranscriptRow
+from ..config.attempt import TranscriptRow
+from ..report.model import CallReport
 
 
 def _row_problems(index: int, row: TranscriptRow, want: dict[str, Any]) -> list[str]:

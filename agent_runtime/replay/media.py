@@ -1,8 +1,8 @@
-"""The media and telephony ports of a replayed call.
+"""The media port of a replayed call.
 
 The caller's recorded audio is played into the session in 20 ms frames at its real pace (on
 the loop's clock, real or virtual), followed by silence; the caller hangs up at the recorded
-time. What the agent says goes to the call recording; hang-ups are noted with their time.
+time (``hung_up``). What the agent says goes to the call recording.
 """
 
 from __future__ import annotations
@@ -93,21 +93,3 @@ class ReplayMedia:
     def playhead(self) -> float:
         """Seconds of caller audio played so far (what the replay STT follows)."""
         return self._input.position
-
-
-class ReplayTelephony:
-    """The ``TelephonyPort`` of a replayed call: the caller hangs up at the recorded time."""
-
-    def __init__(self, media: ReplayMedia) -> None:
-        self._media = media
-        self.hung_up_at: float | None = None
-        """Caller-audio time at which the runtime hung up, if it did."""
-
-    async def wait_for_hangup(self) -> None:
-        """Return when the recorded caller hangs up."""
-        await self._media.caller_audio.hung_up.wait()
-
-    async def hang_up(self) -> None:
-        """Note when the runtime hung up."""
-        if self.hung_up_at is None:
-            self.hung_up_at = self._media.playhead()

@@ -16,18 +16,22 @@ from typing import Any
 from livekit.agents import tts
 
 from ..call.clip_store import ClipStore
+from ..call.ports import CallPorts
 from ..call.runner import CallResult, CallRunner, RunOptions
 from ..call.session import TurnOptions
 from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM
 from ..config.loading import load_file
 from ..errors import ProviderConfigError
+from ..integrations.settings import IntegrationSettings
 from ..offline_tts import Engine, OfflineTTS
-from ..providers import Providers, build_turn_detector, build_vad
+from ..providers import Clients, Providers, build_turn_detector, build_vad
+from ..telephony.local import LocalLine
+from ..telephony.port import SipParticipant
 from .clock import InlineExecutor
 from .http_server import ReceivedRequest, RecordedHttpServer
 from .llm_server import ChatRequest, ScriptedLLMServer
 from .local_server import serve
-from .media import ReplayMedia, ReplayTelephony
+from .media import ReplayMedia
 from .recorded_call import RecordedCall
 from .stt import ReplaySTT
 
@@ -61,31 +65,21 @@ def _model_name(model: LLMModel) -> str:
 @asynccontextmanager
 async def recorded_services(
     recorded: RecordedCall, env: Mapping[str, str]
-) -> AsyncIterator[tuple[dict[str, str], RecordedHttpServer]]:
-    """Serve the recorded HTTP answers; yield the integrations' env routed to them.
+) -> AsyncIterator[tuple[IntegrationSettings, RecordedHttpServer]]:
+    """Serve the recorded HTTP answers; yield the integrations' settings routed to them.
 
-    The env is the recording's ``env.json`` overridden by ``env``. Every setting that points at
-    a recorded origin (``TWILIO_BASE_URL``, a token URL...) is pointed at the local server, and
-    custom HTTP tools reach it through ``HTTP_TOOLS_REWRITE`` and ``HTTP_TOOLS_ALLOW``.
+    The settings are read from the recording's ``env.json`` overridden by ``env``; every
+    service under a recorded origin (Twilio, Calendly, a custom tool...) is then served by the
+    local server.
     """
     http = RecordedHttpServer(recorded.http)
-    merged = {**recorded.env, **env}
+    settings = IntegrationSettings.from_env({**recorded.env, **env})
     async with AsyncExitStack() as stack:
         if recorded.http.answers:
             local = await stack.enter_async_context(serve(http.app))
-            origins = sorted(recorded.http.origins())
-            for key, value in list(merged.items()):
-                for origin in origins:
-                    if value == origin or value.startswith(origin + "/"):
-                        merged[key] = local + value[len(origin) :]
-            rewrites = [f"{origin}={local}" for origin in origins]
-            merged["HTTP_TOOLS_REWRITE"] = ",".join(
-                filter(None, [merged.get("HTTP_TOOLS_REWRITE", ""), *rewrites])
-            )
-            merged["HTTP_TOOLS_ALLOW"] = ",".join(
-                filter(None, [merged.get("HTTP_TOOLS_ALLOW", ""), "127.0.0.1"])
-            )
-        yield merged, http
+            origins = dict.fromkeys(sorted(recorded.http.origins()), local)
+            settings = settings.moved(origins, allow="127.0.0.1")
+        yield settings, http
 
 
 async def replay(
@@ -102,7 +96,8 @@ async def replay(
     """Play ``recorded`` through the runtime and return the result.
 
     ``inline_inference`` runs the VAD on the loop's thread (required on a virtual clock).
-    ``env`` holds the integrations' settings (stand-in service URLs and credentials in tests).
+    ``env`` holds integration settings as environment variables, on top of ``env.json``
+    (stand-in service URLs and credentials in tests).
     ``voice`` replaces the offline TTS (e.g. a provider that fails, in tests).
     ``clip_store`` keeps rendered sentences on disk as the worker does (none by default).
     """
@@ -111,34 +106,35 @@ async def replay(
     spec = load_file(recorded.config_path)
     server = ScriptedLLMServer(recorded.llm, model=_model_name(spec.llm_model))
     media = ReplayMedia(recorded)
-    telephony = ReplayTelephony(media)
-    offline = OfflineTTS(
-        engine=engine, speed=spec.assistant.voice.speed if spec.assistant.voice else 1.0
+    line = LocalLine(
+        media.caller_audio.hung_up,
+        participant=SipParticipant("sip_caller", phone_number=spec.call.user_phone_number),
+        clock=media.playhead,
     )
+    offline = OfflineTTS.for_voice(spec.voice, engine=engine)
     async with (
         serve(server.app) as base_url,
         recorded_services(recorded, env or {}) as (integrations, http),
     ):
+        clients = Clients()
         providers = Providers(
             stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
-            llm=openai.LLM(model=server.model, base_url=f"{base_url}/v1", api_key="replay"),
+            llm=openai.LLM(model=server.model, client=clients.openai("replay", f"{base_url}/v1")),
             tts=voice or offline,
             vad=build_vad(InlineExecutor() if inline_inference else None),
             turn_detector=build_turn_detector(),
+            clients=clients,
         )
         runner = CallRunner(
             spec,
             providers,
-            media,
-            telephony,
-            RunOptions(
-                turn=turn or TurnOptions(),
-                output_dir=output_dir,
-                env=integrations,
-                clip_store=clip_store,
-            ),
+            CallPorts(media, line, integrations),
+            RunOptions(turn=turn or TurnOptions(), output_dir=output_dir, clip_store=clip_store),
         )
-        result = await runner.run()
+        try:
+            result = await runner.run()
+        finally:
+            await providers.aclose()
     started = media.caller_audio.started_at_wall
     report_start = result.report.started_at
     offset = 0.0
@@ -150,7 +146,7 @@ async def replay(
         llm_requests=list(server.requests),
         http_requests=list(http.requests),
         caller_offset=offset,
-        hung_up_at=telephony.hung_up_at,
+        hung_up_at=line.hung_up_at,
         tts_engine=offline.engine if voice is None else voice.label,
     )
 

@@ -22,15 +22,14 @@ from livekit.agents.voice.events import (
     UserStateChangedEvent,
 )
 
+from ..config.attempt import AttemptResult, TranscriptRow
 from ..config.spec import CallSpec
 from ..media.output import CallAudioOutput
 from .model import (
-    AttemptResult,
     CallEvent,
     CallReport,
     RuntimeSection,
     SpeechSegment,
-    TranscriptRow,
     TurnLatency,
 )
 

@@ -1,0 +1,278 @@
+"""A worker job's call, from its metadata to its report.
+
+The job reads its call config from the job metadata, builds the providers, connects the line
+(room media and the SIP participant in production), runs the call through the ``CallRunner``,
+closes what it opened and writes the report under ``<report dir>/<call id>/<attempt id>/``. A
+call that cannot run (invalid config, config endpoint down, provider not configured, no
+caller) is hung up at once and still gets a report saying why.
+
+``run_call_job`` takes the line and the providers as factories, so tests run it in a fake job
+with replayed media and stand-in providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from livekit.agents import JobContext, utils
+
+from ..call.ports import CallPorts
+from ..call.runner import CallRunner, RunOptions
+from ..config.sources import load_job_metadata
+from ..config.spec import CallSpec
+from ..errors import CallNotRun, ConfigError, ConfigFetchError, ProviderConfigError
+from ..log import logger
+from ..media.ports import MediaPort
+from ..providers import Providers
+from ..report.model import CallEvent, CallReport, RuntimeSection
+from ..telephony.livekit import LiveKitTelephony, delete_room
+from ..telephony.port import SipParticipant
+from .settings import WorkerSettings
+
+
+@dataclass(frozen=True)
+class CallLine:
+    """A connected call: its media, its SIP participant, and the signal that it hung up."""
+
+    media: MediaPort
+    participant: SipParticipant | None
+    caller_gone: asyncio.Event
+    answered_at: float
+    """Wall time at which the call was answered (its ``sip.callStatus`` became active)."""
+    close: Callable[[], Awaitable[None]]
+    """Releases the media (called once, after the call)."""
+
+
+LineFactory = Callable[[JobContext, WorkerSettings], Awaitable[CallLine]]
+"""Connects a job's call: room media in production, replayed media in tests."""
+ProvidersFactory = Callable[[CallSpec], Providers]
+"""Builds a call's providers; raises ``ProviderConfigError`` when it cannot."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """The report of a job's call and where it was written."""
+
+    report: CallReport
+    report_path: Path | None
+
+
+async def run_call_job(
+    ctx: JobContext,
+    settings: WorkerSettings,
+    *,
+    connect_line: LineFactory,
+    make_providers: ProvidersFactory,
+) -> JobOutcome:
+    """Run the call of ``ctx`` to its end, write its report, and end the job."""
+    started = time.time()
+    attempt_id = f"att_{uuid.uuid4().hex[:16]}"
+    async with utils.http_context.open():
+        spec: CallSpec | None = None
+        try:
+            spec = await _load_spec(ctx, settings)
+            providers = _providers(make_providers, spec)
+        except CallNotRun as failure:
+            outcome = await _not_run(ctx, settings, failure, spec, attempt_id, started)
+        else:
+            try:
+                outcome = await _run_on_line(
+                    ctx, settings, spec, providers, connect_line, attempt_id, started
+                )
+            finally:
+                await providers.aclose()
+    _log_summary(outcome)
+    ctx.shutdown(reason="call ended")
+    return outcome
+
+
+async def _run_on_line(
+    ctx: JobContext,
+    settings: WorkerSettings,
+    spec: CallSpec,
+    providers: Providers,
+    connect_line: LineFactory,
+    attempt_id: str,
+    started: float,
+) -> JobOutcome:
+    try:
+        line = await _connect(connect_line, ctx, settings)
+    except CallNotRun as failure:
+        return await _not_run(ctx, settings, failure, spec, attempt_id, started)
+    try:
+        telephony = LiveKitTelephony(
+            ctx.api,
+            room=ctx.room,
+            room_name=ctx.job.room.name,
+            participant=line.participant,
+            caller_gone=line.caller_gone,
+            answered_at=line.answered_at,
+        )
+        call = settings.call
+        options = RunOptions(
+            output_dir=_attempt_dir(settings, spec.call.id, attempt_id),
+            attempt_id=attempt_id,
+            started_at=started,
+            recovery_line=call.recovery_line or None,
+            failure_line=call.failure_line or None,
+            clip_store=call.clip_store(),
+            turn=call.turn(),
+        )
+        ports = CallPorts(line.media, telephony, settings.integrations)
+        result = await CallRunner(spec, providers, ports, options).run()
+    finally:
+        await line.close()
+    return JobOutcome(result.report, result.report_path)
+
+
+async def _load_spec(ctx: JobContext, settings: WorkerSettings) -> CallSpec:
+    try:
+        return await load_job_metadata(ctx.job.metadata, settings.config_endpoint)
+    except ConfigError as err:
+        raise CallNotRun("invalid_config", str(err)) from None
+    except ConfigFetchError as err:
+        raise CallNotRun("config_unavailable", str(err)) from None
+
+
+def _providers(make_providers: ProvidersFactory, spec: CallSpec) -> Providers:
+    try:
+        return make_providers(spec)
+    except ProviderConfigError as err:
+        raise CallNotRun("provider_unavailable", str(err)) from None
+
+
+async def _connect(
+    connect_line: LineFactory, ctx: JobContext, settings: WorkerSettings
+) -> CallLine:
+    try:
+        return await connect_line(ctx, settings)
+    except CallNotRun:
+        raise
+    except Exception as err:
+        logger.exception("could not connect the call")
+        raise CallNotRun(
+            "media_unavailable", f"the room media failed: {type(err).__name__}"
+        ) from None
+
+
+async def _not_run(
+    ctx: JobContext,
+    settings: WorkerSettings,
+    failure: CallNotRun,
+    spec: CallSpec | None,
+    attempt_id: str,
+    started: float,
+) -> JobOutcome:
+    """Hang up a call that cannot run and write the report that says why."""
+    events: list[CallEvent] = []
+    warnings: list[str] = []
+    try:
+        await delete_room(ctx.api, ctx.job.room.name)
+        events.append(CallEvent(type="hung_up", at=round(time.time() - started, 3)))
+    except Exception as err:
+        warnings.append(f"hang up failed: {type(err).__name__}")
+    call_id = spec.call.id if spec is not None else _call_id_hint(ctx.job.metadata)
+    report = failure_report(
+        spec,
+        call_id=call_id,
+        attempt_id=attempt_id,
+        started_at=started,
+        end_reason=failure.end_reason,
+        error=str(failure),
+        events=events,
+        warnings=warnings,
+    )
+    folder = _attempt_dir(settings, call_id or f"job-{ctx.job.id}", attempt_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "report.json"
+    path.write_text(report.to_json())
+    logger.warning("call %s not run (%s): %s", call_id or "-", failure.end_reason, failure)
+    return JobOutcome(report, path)
+
+
+def failure_report(
+    spec: CallSpec | None,
+    *,
+    call_id: str | None,
+    attempt_id: str,
+    started_at: float,
+    end_reason: str,
+    error: str,
+    events: list[CallEvent],
+    warnings: list[str],
+) -> CallReport:
+    """The report of a call that ended before it began: ended by the system, with the error."""
+    ended_at = time.time()
+    call = spec.call if spec is not None else None
+    return CallReport(
+        id=attempt_id,
+        phone_number=call.user_phone_number if call is not None else None,
+        started_at=datetime.fromtimestamp(started_at, tz=UTC),
+        ended_at=datetime.fromtimestamp(ended_at, tz=UTC),
+        status="error",
+        ended_by="system",
+        end_reason=end_reason,
+        transcript=[],
+        runtime=RuntimeSection(
+            call_id=call_id,
+            assistant_id=call.assistant.id if call is not None else None,
+            direction=call.direction if call is not None else None,
+            duration=round(ended_at - started_at, 3),
+            warnings=[*(str(w) for w in spec.warnings), *warnings]
+            if spec is not None
+            else warnings,
+            events=events,
+            error=error,
+        ),
+    )
+
+
+def _call_id_hint(metadata: str) -> str | None:
+    """The call id a metadata document names, even when the document is invalid."""
+    try:
+        document = json.loads(metadata)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    call = document.get("call")
+    candidates = [
+        document.get("call_id"),
+        call.get("id") if isinstance(call, dict) else None,
+        document.get("id") if "assistant" in document else None,
+    ]
+    return next((c for c in candidates if isinstance(c, str) and c.strip()), None)
+
+
+def _attempt_dir(settings: WorkerSettings, call_id: str, attempt_id: str) -> Path:
+    """Where one attempt's report and recording go: a second attempt never overwrites it."""
+    return settings.report_dir / _safe_name(call_id) / _safe_name(attempt_id)
+
+
+def _safe_name(name: str) -> str:
+    """``name`` as a single, harmless folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "call"
+
+
+def _log_summary(outcome: JobOutcome) -> None:
+    """One INFO line per call: no phone number, transcript or secret."""
+    report = outcome.report
+    turns = sum(1 for row in report.transcript or [] if row.role == "user")
+    logger.info(
+        "call %s ended: status=%s ended_by=%s end_reason=%s duration=%ss caller_turns=%d report=%s",
+        report.runtime.call_id or "-",
+        report.status,
+        report.ended_by,
+        report.end_reason,
+        report.runtime.duration,
+        turns,
+        outcome.report_path,
+    )

@@ -1,0 +1,77 @@
+"""The agent server: explicit dispatch, process warm-up, and the job entrypoint."""
+
+from __future__ import annotations
+
+import os
+
+from livekit.agents import AgentServer, JobContext, JobProcess, inference
+
+# Imported here, when the worker starts, so that they register as plugins: the framework then
+# imports them once in its forkserver and every job process inherits them. Imported lazily by
+# the provider factory instead, they cost each call about 1.5 s of CPU on the greeting's path.
+from livekit.plugins import cartesia, elevenlabs, openai  # noqa: F401
+
+from ..config.spec import CallSpec
+from ..media.clip_cache import background_path, load_loop
+from ..media.room import OUTPUT_SAMPLE_RATE
+from ..providers import Providers, build_providers, build_vad
+from ..warmup import warm_process
+from .job import ProvidersFactory, run_call_job
+from .room import connect_room_line
+from .settings import WorkerSettings
+
+PRELOAD_MODULES = ["agent_runtime.worker.server"]
+"""Imported once in the worker's forkserver, so that job processes start with the runtime
+loaded (about 0.7 s of CPU per job otherwise). Nothing here may use ``livekit.rtc`` at import:
+its native runtime cannot cross a fork."""
+VAD_KEY = "agent_runtime.vad"
+"""Key of the process's preloaded VAD in ``JobProcess.userdata``."""
+
+
+def env_providers(settings: WorkerSettings, vad: inference.VAD | None) -> ProvidersFactory:
+    """Build each call's providers from the provider settings, sharing the process's VAD."""
+
+    def make(spec: CallSpec) -> Providers:
+        return build_providers(spec.llm_model, spec.voice, settings.providers, vad=vad)
+
+    return make
+
+
+def load_models(proc: JobProcess) -> None:
+    """Load the VAD and end-of-turn models (the VAD is kept) and the decoded office ambience."""
+    import livekit.local_inference as local_inference
+
+    local_inference.init_vad()
+    local_inference.init_eot()
+    proc.userdata[VAD_KEY] = build_vad()
+    load_loop(background_path("audio/office.ogg"), OUTPUT_SAMPLE_RATE)
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load once per process, while it waits for its job, the models and a call's first-use costs.
+
+    See ``load_models`` and ``warmup``.
+    """
+    load_models(proc)
+    warm_process()
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """The job entrypoint: run the room's phone call (settings were checked at start)."""
+    settings = WorkerSettings.from_env(os.environ)
+    vad = ctx.proc.userdata.get(VAD_KEY)
+    await run_call_job(
+        ctx,
+        settings,
+        connect_line=connect_room_line,
+        make_providers=env_providers(settings, vad if isinstance(vad, inference.VAD) else None),
+    )
+
+
+def build_server(settings: WorkerSettings) -> AgentServer:
+    """The agent server: explicit dispatch under ``settings.agent_name``."""
+    server = AgentServer(
+        setup_fnc=prewarm, initialize_process_timeout=30.0, preload_modules=PRELOAD_MODULES
+    )
+    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    return server
