@@ -13,6 +13,7 @@ AgentRuntimeError
 │   ├── NotReached       the request surely never reached the service (no effect)
 │   └── NoAnswer         it may have reached the service, but no answer came back
 ├── ToolError            a tool's action failed; ``message`` holds the words the LLM may see
+├── CallEnded            the call ended while one of its actions was still waiting
 └── CallNotRun           a call could not start; ``end_reason`` goes into its report
 ```
 
@@ -146,6 +147,10 @@ class ToolError(AgentRuntimeError):
         self.message = message
         self.code = code
         self.maybe_done = maybe_done
+
+
+class CallEnded(AgentRuntimeError):
+    """The call ended while one of its actions was still waiting: the action was cancelled."""
 
 
 class CallNotRun(AgentRuntimeError):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from livekit.agents.voice.speech_handle import SpeechHandle
 
 from agent_runtime.config.spec import CallSpec
 from agent_runtime.integrations.settings import IntegrationSettings
 from agent_runtime.telephony.port import TelephonyPort
+
+_T = TypeVar("_T")
 
 
 class Closeable(Protocol):
@@ -33,6 +36,10 @@ class CallControl(Protocol):
 
     def own(self, resource: Closeable) -> None:
         """Close ``resource`` when the call ends, before its report is written."""
+        ...
+
+    async def until_ended(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Await ``work``; if the call ends first, cancel it and raise ``CallEnded``."""
         ...
 
 

@@ -3,9 +3,11 @@
 The request is rendered from the tool's config with the LLM's arguments, the prompt variables
 and the call's fields: values the LLM chose are percent-encoded in the URL and JSON-escaped in
 the body, so an argument cannot change the path or break the JSON. Requests go through the
-egress guard (no private or reserved addresses), with a time limit and a response size cap.
-Failures become short tool errors the LLM can act on; header values (API keys) are never shown
-to the LLM or written to the report: any echo of them in a response is redacted.
+egress guard (no private or reserved addresses; credentials stay with their origin), with a
+time limit and a response size cap; the answer is read to its end. Failures, and answers that
+are not data (over the cap, unreadable, a web page), become short tool errors the LLM can act
+on; header values (API keys) are never shown to the LLM or written to the report: any echo of
+them in a response is redacted.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ from livekit.agents import RunContext, llm
 
 from agent_runtime.config.assistant import CustomTool, FieldSpec
 from agent_runtime.config.templating import as_text, render_json, render_text
-from agent_runtime.errors import TemplateError
-from agent_runtime.integrations.egress import EgressRefused, HttpToolSettings, Response, request
+from agent_runtime.errors import CallEnded, TemplateError
+from agent_runtime.integrations.egress import (
+    EgressRefused,
+    HttpToolSettings,
+    Response,
+    TooManyRedirects,
+    request,
+)
 from agent_runtime.log import logger
 
 from .context import PluginContext
@@ -33,6 +41,8 @@ from .context import PluginContext
 LLM_CHARS = 2_000
 _SECRET_KEY = re.compile(r"key|token|secret|password|auth|signature", re.IGNORECASE)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters other than tab and line breaks: no text answer holds them."""
 
 
 def parameters_schema(inputs: list[FieldSpec]) -> dict[str, Any]:
@@ -194,34 +204,60 @@ def _error_message(data: Any) -> str | None:
     return None
 
 
+def _readable(response: Response) -> str | None:
+    """The body as text, or None when it is not readable (bad encoding, control bytes)."""
+    try:
+        text = response.body.decode(response.charset or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return None if _CONTROL.search(text) else text
+
+
+def _json(text: str | None, declared: bool) -> tuple[bool, Any]:
+    """Whether ``text`` is JSON (declared, or looking like it), and its data."""
+    if text is None or not (declared or text[:1] in ("{", "[")):
+        return False, None
+    try:
+        return True, json.loads(text)
+    except json.JSONDecodeError:
+        return False, None
+
+
+def _text(content_type: str, text: str | None) -> str:
+    """``text``, an answer that is not JSON; raises ``llm.ToolError`` when it is not data."""
+    textual = not content_type or content_type.startswith("text/") or "json" in content_type
+    if not textual:
+        raise llm.ToolError(f"The service answered with {content_type}, not data.")
+    if text is None:
+        raise llm.ToolError("The service's answer was not readable text.")
+    if "json" in content_type:
+        raise llm.ToolError("The service's answer was not valid JSON.")
+    if "html" in content_type or text.lstrip()[:1] == "<":
+        raise llm.ToolError("The service answered with a web page, not data.")
+    return text
+
+
 def describe(response: Response, secrets: tuple[str, ...]) -> str:
-    """What the LLM is told of ``response``; raises ``llm.ToolError`` when the call failed."""
-    text = response.body.decode("utf-8", errors="replace")
-    data: Any = None
-    declared_json = "json" in response.content_type
-    is_json = False
-    if declared_json or text[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-            is_json = True
-        except json.JSONDecodeError:
-            pass
-    if response.status >= 400:
+    """What the LLM is told of ``response``; raises ``llm.ToolError`` when it is no answer.
+
+    An error status, an answer over the size cap, one that is not readable text, and one that
+    is not data (a web page, an image, JSON that does not parse) are tool errors.
+    """
+    text = _readable(response)
+    is_json, data = _json(text, "json" in response.content_type)
+    if response.status >= 300:
         message = _error_message(data) if is_json else None
         detail = f": {_clip(redact(message, secrets), 200)}" if message else ""
         raise llm.ToolError(f"The service answered HTTP {response.status}{detail}")
+    if response.truncated:
+        size = len(response.body)
+        raise llm.ToolError(f"The service's answer was too large (over {size:,} bytes).")
     if not response.body.strip():
         return f"Done (HTTP {response.status}, no content)."
-    suffix = " (response truncated)" if response.truncated else ""
     if is_json:
         compact = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        return _clip(redact(compact, secrets), LLM_CHARS) + suffix
-    if "html" in response.content_type or text.lstrip()[:1] == "<":
-        raise llm.ToolError("The service answered with a web page, not data.")
-    textual = response.content_type.startswith("text/") or declared_json
-    if response.content_type and not textual:
-        raise llm.ToolError(f"The service answered with {response.content_type}, not data.")
-    return _clip(redact(text, secrets), LLM_CHARS) + suffix
+        return _clip(redact(compact, secrets), LLM_CHARS)
+    return _clip(redact(_text(response.content_type, text), secrets), LLM_CHARS)
 
 
 def _build(tool: CustomTool, ctx: PluginContext, settings: HttpToolSettings) -> llm.Tool:
@@ -233,24 +269,35 @@ def _build(tool: CustomTool, ctx: PluginContext, settings: HttpToolSettings) -> 
         started = time.perf_counter()
         outcome = "failed"
         try:
-            response = await request(
-                prepared.method,
-                prepared.url,
-                policy=settings.policy,
-                time_limit=settings.timeout,
-                max_bytes=settings.max_bytes,
-                headers=prepared.headers,
-                params=prepared.params,
-                data=prepared.body,
+            response = await ctx.control.until_ended(
+                request(
+                    prepared.method,
+                    prepared.url,
+                    policy=settings.policy,
+                    time_limit=settings.timeout,
+                    max_bytes=settings.max_bytes,
+                    headers=prepared.headers,
+                    params=prepared.params,
+                    data=prepared.body,
+                )
             )
+        except CallEnded:
+            outcome = "call_ended"
+            raise llm.ToolError("The call has ended.") from None
         except EgressRefused:
             outcome = "refused"
             raise llm.ToolError("This tool's address is not allowed.") from None
+        except TooManyRedirects:
+            outcome = "redirects"
+            raise llm.ToolError("The service redirected too many times.") from None
         except TimeoutError:
             outcome = "timeout"
             raise llm.ToolError(
-                f"The service did not answer within {settings.timeout:g} seconds."
+                f"The service did not answer in full within {settings.timeout:g} seconds."
             ) from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError):
+            outcome = "broken"
+            raise llm.ToolError("The service's answer broke off or was not valid HTTP.") from None
         except aiohttp.ClientError:
             outcome = "unreachable"
             raise llm.ToolError("The service could not be reached.") from None

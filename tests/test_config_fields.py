@@ -13,7 +13,7 @@ from agent_runtime.errors import ConfigError
 
 
 def _load(assistant: dict[str, Any], **call: Any) -> Any:
-    document = {"id": "c1", "direction": "outbound", "assistant": assistant, **call}
+    document = {"id": "c1", "direction": "inbound", "assistant": assistant, **call}
     return spec_from_document(document)
 
 
@@ -52,7 +52,7 @@ def test_null_means_the_default(minimal_assistant: dict[str, Any]) -> None:
 def test_full_call_loads_every_field(full_call: dict[str, Any]) -> None:
     spec = spec_from_document(full_call)
     call, a = spec.call, spec.assistant
-    assert spec.warnings == ()
+    assert all(w.reason.startswith("accepted but not acted on yet") for w in spec.warnings)
     assert (call.from_phone_number, call.to_phone_number) == ("+14155550123", "+33612345678")
     assert call.user_phone_number == "+33612345678"
     assert call.agent_phone_number == "+14155550123"
@@ -229,6 +229,7 @@ def test_transfer_settings(minimal_assistant: dict[str, Any]) -> None:
     spec = _load({**minimal_assistant, "transfer_phone_number": "+442071838750"})
     assert spec.assistant.transfer_mode == "cold"
     assert "$.assistant.human_transfer_mode" in _warnings(spec)
+    assert "not transferred yet" in _warnings(spec)["$.assistant.transfer_phone_number"]
     spec = _load({**minimal_assistant, "transfer_phone_number": "0207 183 8750"})
     assert spec.assistant.transfer_mode is None
     assert "E.164" in _warnings(spec)["$.assistant.transfer_phone_number"]
@@ -240,7 +241,7 @@ def test_transfer_settings(minimal_assistant: dict[str, Any]) -> None:
         }
     )
     assert spec.assistant.transfer_phone_number == "+442071838750"
-    assert spec.warnings == ()
+    assert list(_warnings(spec)) == ["$.assistant.transfer_phone_number"]  # not acted on yet
 
 
 def test_phone_numbers_are_normalised_to_e164(minimal_assistant: dict[str, Any]) -> None:

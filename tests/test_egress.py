@@ -1,5 +1,6 @@
 """Outbound requests for tools: private and reserved addresses are refused, even via DNS or a
-redirect; limits on time and size hold."""
+redirect; hosts are normalised; limits on time and size hold. Hostile URLs and redirects are in
+``test_egress_hostile.py``, answers in ``test_tool_answers.py``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import asyncio
 import pytest
 from aiohttp import web
 
+from agent_runtime.config.fields import forbidden_address, normalize_host
 from agent_runtime.integrations.egress import (
     EgressPolicy,
     EgressRefused,
     HttpToolSettings,
-    forbidden_address,
+    TooManyRedirects,
     request,
 )
 from agent_runtime.replay.local_server import serve
@@ -35,15 +37,52 @@ LOCAL = EgressPolicy(allow=frozenset({"127.0.0.1"}))
         "fe80::1",
         "fd00:ec2::254",
         "::ffff:127.0.0.1",
+        "::127.0.0.1",  # IPv4-compatible
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "198.18.0.1",
+        "255.255.255.255",
+        "ff02::1",
     ],
 )
 def test_forbidden_addresses(address: str) -> None:
     assert forbidden_address(address)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
+)
 def test_public_addresses(address: str) -> None:
     assert not forbidden_address(address)
+
+
+@pytest.mark.parametrize(
+    ("host", "normalised"),
+    [
+        ("１６９.２５４.１６９.２５４", "169.254.169.254"),  # full-width digits
+        ("127。0。0。2", "127.0.0.2"),  # ideographic full stops
+        ("①②⑦.0.0.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("::ffff:7f00:1", "::ffff:7f00:1"),
+        ("API.Example.COM.", "api.example.com"),
+        ("ⓛⓞⓒⓐⓛⓗⓞⓢⓣ", "localhost"),
+        ("bücher.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_hosts_are_normalised_to_what_is_connected(host: str, normalised: str) -> None:
+    assert str(normalize_host(host)) == normalised
+
+
+@pytest.mark.parametrize(
+    "host", ["", "exa mple.com", "127.0.0.1%09", "999.1.1.1", "-a.example", "fe80::1%25eth0"]
+)
+def test_invalid_hosts(host: str) -> None:
+    with pytest.raises(ValueError):
+        normalize_host(host)
 
 
 def test_allow_list_accepts_hosts_ips_and_networks() -> None:
@@ -133,7 +172,7 @@ async def test_every_redirect_is_checked() -> None:
             "POST", f"{base}/to-ok", policy=LOCAL, time_limit=2, max_bytes=1000, data=b"{}"
         )
         assert followed.status == 200 and b"/ok" in followed.body
-        with pytest.raises(EgressRefused, match="redirects"):
+        with pytest.raises(TooManyRedirects):
             await _get(f"{base}/loop", LOCAL)
 
 

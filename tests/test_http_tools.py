@@ -145,9 +145,8 @@ def test_answers_the_llm_sees() -> None:
     assert (
         describe(_answer(200, b"plain  words\n here", "text/plain"), SECRETS) == "plain words here"
     )
-    assert describe(_answer(200, b'{"a": 1', truncated=True), SECRETS).endswith(
-        "(response truncated)"
-    )
+    latin = Response(200, "text/plain", "café".encode("latin-1"), False, charset="iso-8859-1")
+    assert describe(latin, SECRETS) == "café"
 
 
 @pytest.mark.parametrize(
@@ -158,6 +157,12 @@ def test_answers_the_llm_sees() -> None:
         (_answer(200, b"<html><body>login</body></html>", "text/html"), "web page"),
         (_answer(200, b"\x89PNG", "image/png"), "image/png"),
         (_answer(401, b'{"message": "bad token tok-SECRET-123456"}'), "[redacted]"),
+        (_answer(302, b""), "HTTP 302"),
+        (_answer(200, b'{"a": 1', truncated=True), "too large (over 7 bytes)"),
+        (_answer(200, b'{"a": "\xff"}'), "not readable text"),
+        (_answer(200, b"ok\x00\x1b[2J", "text/plain"), "not readable text"),
+        (_answer(200, b"\xc3\x28 binary", ""), "not readable text"),
+        (_answer(200, b"{oops", "application/json"), "not valid JSON"),
     ],
 )
 def test_failed_answers_are_short_tool_errors(answer: Response, message: str) -> None:
@@ -208,7 +213,7 @@ def test_a_hanging_service_is_cut_at_the_time_limit(tmp_path: Path) -> None:
     result = _replay_with(tmp_path, {"delay": 30}, env={"HTTP_TOOLS_TIMEOUT": "1.5"})
     row = _tool_row(result)
     assert row.tool_is_error is True
-    assert row.tool_output == "The service did not answer within 1.5 seconds."
+    assert row.tool_output == "The service did not answer in full within 1.5 seconds."
     event = next(e for e in result.call.report.runtime.events if e.type == "http_tool")
     assert event.detail["outcome"] == "timeout"
     assert event.detail["seconds"] == pytest.approx(1.5, abs=0.1)

@@ -32,12 +32,15 @@ async def _chat(base: str, messages: list[tuple[str, str]]) -> tuple[str, list[s
         ctx.add_message(role=role, content=text)  # type: ignore[arg-type]
     text, calls = "", []
     no_retry = APIConnectOptions(max_retry=0)
-    async with model.chat(chat_ctx=ctx, conn_options=no_retry) as stream:
-        async for chunk in stream:
-            if chunk.delta and chunk.delta.content:
-                text += chunk.delta.content
-            if chunk.delta and chunk.delta.tool_calls:
-                calls += [c.name for c in chunk.delta.tool_calls]
+    try:
+        async with model.chat(chat_ctx=ctx, conn_options=no_retry) as stream:
+            async for chunk in stream:
+                if chunk.delta and chunk.delta.content:
+                    text += chunk.delta.content
+                if chunk.delta and chunk.delta.tool_calls:
+                    calls += [c.name for c in chunk.delta.tool_calls]
+    finally:
+        await model.aclose()
     return text, calls
 
 

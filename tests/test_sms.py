@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -44,6 +44,9 @@ class Control:
 
     def own(self, resource: Closeable) -> None:
         self.owned.append(resource)
+
+    async def until_ended(self, work: Coroutine[Any, Any, _T]) -> _T:
+        return await work  # this call never ends
 
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
         self.events.append((type, detail))

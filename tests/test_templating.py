@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent_runtime.config.loading import spec_from_document
-from agent_runtime.config.templating import placeholders, render_json, render_text
+from agent_runtime.config.templating import render_json, render_text
 from agent_runtime.errors import TemplateError
 
 NOW = datetime(2026, 11, 21, 23, 41, tzinfo=UTC)
@@ -19,7 +19,8 @@ def test_placeholders_with_spaces_and_repeats() -> None:
     rendered = render_text("Hi {{ name }}, {{name}}! {{greeting}}", {"name": "Ana"})
     assert rendered.text == "Hi Ana, Ana! "
     assert rendered.missing == ("greeting",)
-    assert placeholders("{{a}} {{ b.c }}") == ["a", "b.c"]
+    dotted = render_text("{{ b.c }}", {"b.c": "x"})
+    assert dotted.text == "x"
 
 
 def test_values_are_not_expanded_twice() -> None:

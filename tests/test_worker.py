@@ -143,12 +143,16 @@ def _saved(outcome: JobOutcome) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _order_status_line(
-    livekit: FakeLiveKitServer, livekit_env: Callable[[str], None]
+async def _recorded_line(
+    livekit: FakeLiveKitServer,
+    livekit_env: Callable[[str], None],
+    folder: Path = ORDER_STATUS,
+    *,
+    ringing: float = 0.0,
 ) -> AsyncIterator[tuple[IntegrationSettings, ReplayedLine]]:
-    """The LiveKit server API and the recorded order-status caller, its LLM and its services;
-    yields the services' settings and the line."""
-    recorded = RecordedCall.load(ORDER_STATUS)
+    """The LiveKit server API and a recorded caller (order status by default), its LLM and its
+    services; yields the services' settings and the line."""
+    recorded = RecordedCall.load(folder)
     llm = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
     async with (
         serve(livekit.app) as livekit_url,
@@ -156,7 +160,7 @@ async def _order_status_line(
         recorded_services(recorded, {}) as (integrations, _),
     ):
         livekit_env(livekit_url)
-        yield integrations, ReplayedLine(recorded, f"{llm_url}/v1")
+        yield integrations, ReplayedLine(recorded, f"{llm_url}/v1", ringing=ringing)
 
 
 async def _run_job(
@@ -184,7 +188,7 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
     async def job() -> tuple[JobOutcome, ReplayedLine]:
         async with (
             serve(configs.app) as config_url,
-            _order_status_line(livekit, livekit_env) as (integrations, line),
+            _recorded_line(livekit, livekit_env) as (integrations, line),
         ):
             env = {
                 "AGENT_REPORT_DIR": str(tmp_path),
@@ -235,7 +239,7 @@ def test_endpointing_delays_from_the_environment_reach_the_call(
     # the recorded caller's turns leave the end-of-turn model unsure: with the default 2.5 s
     # maximum delay they are committed 2.5 s after the caller stopped; with 1 s, after 1 s
     async def job() -> JobOutcome:
-        async with _order_status_line(FakeLiveKitServer(), livekit_env) as (integrations, line):
+        async with _recorded_line(FakeLiveKitServer(), livekit_env) as (integrations, line):
             env = {
                 "AGENT_REPORT_DIR": str(tmp_path),
                 "AGENT_CLIP_CACHE_DIR": "off",
@@ -246,6 +250,32 @@ def test_endpointing_delays_from_the_environment_reach_the_call(
     outcome = run_virtual(job)
     delays = [row.end_of_turn_delay for row in outcome.report.runtime.latency]
     assert delays and all(d is not None and 0.9 <= d <= 1.2 for d in delays), delays
+
+
+def test_max_duration_counts_from_the_answer_not_from_the_media(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    # the callee answered, then the agent's track took 4 s to be subscribed: the 20 s limit of
+    # the max_duration call still ends it 20 s after the answer
+    folder = FIXTURES / "calls" / "max_duration"
+
+    async def job() -> JobOutcome:
+        async with _recorded_line(FakeLiveKitServer(), livekit_env, folder, ringing=4.0) as (
+            integrations,
+            line,
+        ):
+            env = {"AGENT_REPORT_DIR": str(tmp_path), "AGENT_CLIP_CACHE_DIR": "off"}
+            document = json.loads((folder / "call.json").read_text())
+            return await _run_job(line, env, integrations, json.dumps(document))
+
+    report = run_virtual(job).report
+    assert report.end_reason == "max_duration"
+    assert report.started_at is not None and report.answered_at is not None
+    answered = (report.answered_at - report.started_at).total_seconds()
+    (reached,) = [e.at for e in report.runtime.events if e.type == "max_duration_reached"]
+    assert reached - answered == pytest.approx(20.0, abs=0.05)
+    (started,) = [e.at for e in report.runtime.events if e.type == "call_started"]
+    assert started - answered == pytest.approx(4.0, abs=0.05)
 
 
 # -- calls that cannot run ---------------------------------------------------------------------

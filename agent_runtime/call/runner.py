@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from livekit.agents import AgentSession, utils
 from livekit.agents.voice.speech_handle import SpeechHandle
@@ -25,6 +26,7 @@ from agent_runtime.plugins.context import Closeable, PluginContext
 
 from ..config.attempt import TranscriptRow
 from ..config.spec import CallSpec
+from ..errors import CallEnded
 from ..log import logger
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
@@ -46,6 +48,8 @@ from .ports import CallPorts
 from .recovery import TurnRecovery
 from .session import TurnOptions, build_session
 from .settings import FAILURE_LINE, RECOVERY_LINE
+
+_T = TypeVar("_T")
 
 FAREWELL_BUDGET = 20.0
 """Most time a goodbye may take; the call is hung up when it runs out, whatever hangs."""
@@ -108,6 +112,8 @@ class CallRunner:
         self._options = options or RunOptions()
         self._ending = CallEnding()
         self._finished = asyncio.Event()
+        self._ending_started = asyncio.Event()
+        """Set when the teardown starts: what the call still waits for is cancelled."""
         attempt_id = self._options.attempt_id or f"att_{uuid.uuid4().hex[:16]}"
         self._recorder = ReportRecorder(
             spec,
@@ -156,6 +162,21 @@ class CallRunner:
     def own(self, resource: Closeable) -> None:
         """Close ``resource`` when the call ends, before the report is written."""
         self._owned.append(resource)
+
+    async def until_ended(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Await ``work``; if the call ends first, cancel it and raise ``CallEnded``."""
+        task = asyncio.ensure_future(work)
+        ended = asyncio.ensure_future(self._ending_started.wait())
+        try:
+            await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, ended, return_exceptions=True)
+        if task.cancelled() and self._ending_started.is_set():
+            raise CallEnded("the call ended before the action finished")
+        return task.result()
 
     # -- the call ------------------------------------------------------------------------------
 
@@ -328,6 +349,7 @@ class CallRunner:
     # -- teardown --------------------------------------------------------------------------------
 
     async def _teardown(self) -> None:
+        self._ending_started.set()
         await self._step(self._ports.telephony.hang_up(), "hang up")
         self._ended_at = time.time()
         self._recorder.event("hung_up")

@@ -17,7 +17,14 @@ from pydantic import (
 
 from ..errors import TemplateError
 from .base import ConfigModel, note
-from .fields import HttpUrlOrNone, PhoneNumber, Timestamp, is_http_url
+from .fields import (
+    HttpUrlOrNone,
+    PhoneNumber,
+    Timestamp,
+    forbidden_address,
+    is_http_url,
+    url_host,
+)
 from .llm import DEFAULT_LLM, LLMModel
 from .retry import CallRetryConfig
 from .templating import PLACEHOLDER, render_json
@@ -134,6 +141,22 @@ def _unique_names(items: list[Any], what: str) -> None:
         seen.add(item.name)
 
 
+def _host_problem(url: str) -> str | None:
+    """Why the egress guard refuses ``url``'s host whatever the settings, if it does.
+
+    A literal private or reserved address is refused here although ``HTTP_TOOLS_ALLOW`` might
+    let it through at run time: a tool for a local service names it (``localhost``) or is
+    rewritten to it (``HTTP_TOOLS_REWRITE``).
+    """
+    try:
+        host = url_host(url)
+    except ValueError:
+        return "host is not a valid host name or IP address"
+    if not isinstance(host, str) and forbidden_address(host):
+        return f"host {host} is a private or reserved address"
+    return None
+
+
 class CustomTool(ConfigModel):
     """An HTTP endpoint of the customer's that the LLM may call during the call."""
 
@@ -165,6 +188,9 @@ class CustomTool(ConfigModel):
         probe = PLACEHOLDER.sub("x", self.url)
         if not is_http_url(probe):
             return "url is not an absolute http(s) URL"
+        host_problem = _host_problem(probe)
+        if host_problem:
+            return f"url {host_problem}"
         if self.body_template and self.method not in ("GET", "DELETE"):
             try:
                 render_json(self.body_template, {})

@@ -16,29 +16,35 @@ from .assistant import AssistantConfig
 from .base import collect_warnings
 from .call import CallConfig
 from .llm import LLMModel
+from .not_acted_on import not_acted_on
 from .phone import time_zone_of
 from .templating import Rendered, render_text
 from .voice import VoiceProfile
 
-BUILTIN_VARIABLES = (
-    "call_direction",
-    "user_phone_number",
-    "agent_phone_number",
-    "current_date",
-    "current_time",
-    "current_datetime",
-    "timezone",
-)
-"""Variables every template can use; ``prompt_variables`` of the same name take precedence."""
 
+def resolve_time_zone(
+    call: CallConfig, *, root: str = "$", warnings: list[Problem] | None = None
+) -> str:
+    """The callee's IANA time zone: ``call_retry_config.timezone``, else the number's, else UTC.
 
-def resolve_time_zone(call: CallConfig) -> str:
-    """The callee's IANA time zone: ``call_retry_config.timezone``, else the number's country."""
+    When the number spans several time zones (see ``time_zone_of``), the zone is assumed and a
+    warning at the number's JSON path (under ``root``) is appended to ``warnings``.
+    """
     for retry in (call.assistant.call_retry_config, call.call_retry_config):
         if retry and retry.timezone:
             return retry.timezone
     number = call.user_phone_number
-    return (time_zone_of(number) if number else None) or "UTC"
+    found = time_zone_of(number) if number else None
+    if found is None:
+        return "UTC"
+    if found.assumed and warnings is not None:
+        field = "to_phone_number" if call.direction == "outbound" else "from_phone_number"
+        reason = (
+            f"is in several time zones; {found.zone} is assumed "
+            "(call_retry_config.timezone sets the callee's zone exactly)"
+        )
+        warnings.append(Problem(f"{root}.{field}", reason))
+    return found.zone
 
 
 def builtin_variables(call: CallConfig, *, now: datetime, time_zone: str) -> dict[str, str]:
@@ -95,11 +101,22 @@ class CallSpec:
         return render_text(template, variables)
 
 
-def build_call_spec(call: CallConfig, *, root: str = "$", now: datetime | None = None) -> CallSpec:
-    """Resolve ``call`` into a ``CallSpec``; ``root`` is the JSON path of the call object."""
+def build_call_spec(
+    call: CallConfig,
+    *,
+    root: str = "$",
+    now: datetime | None = None,
+    assistant_only: bool = False,
+) -> CallSpec:
+    """Resolve ``call`` into a ``CallSpec``; ``root`` is the JSON path of the call object.
+
+    ``assistant_only``: the call was made up around an assistant (its own fields are not
+    reported).
+    """
     assistant = call.assistant
     warnings = collect_warnings(call, root)
-    time_zone = resolve_time_zone(call)
+    warnings.extend(not_acted_on(call, root, assistant_only=assistant_only))
+    time_zone = resolve_time_zone(call, root=root, warnings=warnings)
     variables = builtin_variables(call, now=now or datetime.now(UTC), time_zone=time_zone)
     variables.update(call.prompt_variables)
 

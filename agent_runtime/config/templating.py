@@ -26,11 +26,6 @@ class Rendered:
     missing: tuple[str, ...] = ()
 
 
-def placeholders(template: str) -> list[str]:
-    """The placeholder names in ``template``, in order of appearance."""
-    return [m.group(1) for m in PLACEHOLDER.finditer(template)]
-
-
 def as_text(value: object) -> str:
     """How a variable value reads inside text: JSON for objects, lowercase booleans."""
     if value is None:

@@ -1,9 +1,13 @@
 """Outbound HTTP for tools, guarded against server-side request forgery.
 
 A request may not reach loopback, private, link-local (cloud metadata included), carrier-grade
-NAT, multicast or reserved addresses. The check runs on the addresses DNS returns (so a name
-that resolves to 10.0.0.5 is refused), on IP literals, and again on every redirect, which are
-followed by hand. ``allow`` lets named hosts or networks through (local development, tests).
+NAT, multicast or reserved addresses. The guard decides on the address that will be connected:
+a URL is parsed as the HTTP client parses it and its host normalised (IDNA mapping, every
+numeric IPv4 form, IPv6 carrying IPv4), the request is sent to that normalised host, a literal
+address is judged at once and a name on the addresses DNS returns; the socket factory then
+refuses any address the guard did not judge. Redirects are followed by hand, each one checked,
+and the caller's headers (credentials) are dropped when a redirect changes the origin. Cookies
+are never kept. ``allow`` lets named hosts or networks through (local development, tests);
 ``rewrites`` sends one origin to another (replay points recorded services at a local server).
 """
 
@@ -15,18 +19,20 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from aiohappyeyeballs import AddrInfoType
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from pydantic import BeforeValidator, Field
+from yarl import URL
 
+from ..config.fields import IPAddress, forbidden_address, normalize_host
 from ..settings import EnvModel
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BYTES = 64_000
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 
@@ -35,20 +41,8 @@ class EgressRefused(Exception):
     """The destination is not allowed (a private or reserved address, or not http(s))."""
 
 
-def forbidden_address(address: str) -> bool:
-    """True for addresses a tool must not reach: loopback, private, link-local, CGNAT..."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT)
-    )
+class TooManyRedirects(Exception):
+    """The service redirected more than ``MAX_REDIRECTS`` times (a loop, usually)."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +56,17 @@ class EgressPolicy:
 
     def allows(self, host: str, address: str) -> bool:
         """True when ``host`` (resolved to ``address``) may be reached."""
-        if host in self.allow or address in self.allow:
+        named = {entry.lower().rstrip(".") for entry in self.allow}
+        if host.lower() in named or address in self.allow:
             return True
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(address)
         for entry in self.allow:
             try:
                 if ip in ipaddress.ip_network(entry, strict=False):
                     return True
             except ValueError:
                 continue
-        return not forbidden_address(address)
+        return not forbidden_address(ip)
 
     def rewrite(self, url: str) -> str:
         """``url`` with its origin replaced when a rewrite applies."""
@@ -125,16 +120,63 @@ class HttpToolSettings(EnvModel):
         return EgressPolicy(allow=self.allow, rewrites=self.rewrites)
 
 
-class _GuardedResolver(AbstractResolver):
+def _http_url(url: str) -> URL:
+    """``url`` parsed as aiohttp parses it; refused unless an absolute http(s) URL."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        raise EgressRefused("not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise EgressRefused("only absolute http(s) URLs are allowed")
+    return parsed
+
+
+class _Gate:
+    """Where one exchange may connect: the addresses it judged allowed, and only those."""
+
     def __init__(self, policy: EgressPolicy) -> None:
         self._policy = policy
-        self._inner = DefaultResolver()
+        self._admitted: set[IPAddress] = set()
+
+    def destination(self, url: str) -> URL:
+        """``url`` rewritten, parsed as aiohttp parses it, with its host normalised.
+
+        A literal address is judged now; a name is judged on what it resolves to.
+        """
+        parsed = _http_url(self._policy.rewrite(url))
+        try:
+            host = normalize_host(parsed.raw_host or "")
+        except ValueError as err:
+            raise EgressRefused(str(err)) from None
+        if not isinstance(host, str) and not self.admits(str(host), host):
+            raise EgressRefused(f"{host} is a private or reserved address")
+        return parsed.with_host(str(host))
+
+    def admits(self, host: str, address: IPAddress) -> bool:
+        """True, and ``address`` may be connected, when ``host`` at ``address`` is allowed."""
+        if not self._policy.allows(host, str(address)):
+            return False
+        self._admitted.add(address)
+        return True
+
+    def open_socket(self, addr_info: AddrInfoType) -> socket.socket:
+        """A socket for ``addr_info``; refused unless its address was admitted."""
+        family, kind, proto, _, sockaddr = addr_info
+        if ipaddress.ip_address(sockaddr[0]) not in self._admitted:
+            raise EgressRefused(f"{sockaddr[0]} was not judged by the egress guard")
+        return socket.socket(family, kind, proto)
+
+
+class _GuardedResolver(AbstractResolver):
+    def __init__(self, gate: _Gate, inner: AbstractResolver) -> None:
+        self._gate = gate
+        self._inner = inner
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         found = await self._inner.resolve(host, port, family)
-        allowed = [r for r in found if self._policy.allows(host, r["host"])]
+        allowed = [r for r in found if self._gate.admits(host, ipaddress.ip_address(r["host"]))]
         if not allowed:
             raise EgressRefused(f"{host} resolves to a private or reserved address")
         return allowed
@@ -143,27 +185,76 @@ class _GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def _check_url(url: str, policy: EgressPolicy) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EgressRefused("only absolute http(s) URLs are allowed")
-    host = parts.hostname
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return  # a name: checked when it is resolved
-    if not policy.allows(host, host):
-        raise EgressRefused(f"{host} is a private or reserved address")
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return url.scheme, url.raw_host, url.port
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """One request of an exchange; a redirect makes the next one."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    params: Mapping[str, str] | None
+    data: bytes | None
+
+    def options(self, destination: URL) -> dict[str, Any]:
+        """The arguments of ``ClientSession.request`` for this hop, sent to ``destination``."""
+        return {
+            "method": self.method,
+            "url": destination,
+            "headers": dict(self.headers),
+            "params": dict(self.params) if self.params else None,
+            "data": self.data,
+            "allow_redirects": False,
+        }
+
+    def redirected(self, status: int, location: str) -> _Hop:
+        """The hop a redirect to ``location`` asks for; credentials stay with their origin."""
+        try:
+            target = str(URL(self.url).join(URL(location)))
+        except ValueError:
+            raise EgressRefused("the redirect's location is not a valid URL") from None
+        here, there = _http_url(self.url), _http_url(target)
+        method, data = self.method, self.data
+        if status == 303 or (status in (301, 302) and method == "POST"):
+            method, data = "GET", None
+        headers = self.headers
+        if _origin(there) != _origin(here):
+            there = there.with_user(None)
+            headers = {
+                k: v for k, v in headers.items() if k.lower() == "content-type" and data is not None
+            }
+        return _Hop(method, str(there), headers, None, data)
 
 
 @dataclass(frozen=True)
 class Response:
-    """An HTTP answer, with its body read up to the size cap."""
+    """An HTTP answer, with its body read to the end or up to the size cap."""
 
     status: int
     content_type: str
     body: bytes
     truncated: bool
+    """The answer was longer than the cap: ``body`` holds its first bytes only."""
+    charset: str | None = None
+
+
+async def _read(answer: aiohttp.ClientResponse, max_bytes: int) -> Response:
+    """``answer`` read to its end, or until it passes ``max_bytes``."""
+    body = bytearray()
+    while len(body) <= max_bytes and (
+        chunk := await answer.content.read(max_bytes + 1 - len(body))
+    ):
+        body += chunk
+    return Response(
+        status=answer.status,
+        content_type=answer.content_type,
+        body=bytes(body[:max_bytes]),
+        truncated=len(body) > max_bytes,
+        charset=answer.charset,
+    )
 
 
 async def request(
@@ -176,36 +267,28 @@ async def request(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     data: bytes | None = None,
+    resolver: AbstractResolver | None = None,
 ) -> Response:
     """Send a request under ``policy``; follow up to ``MAX_REDIRECTS`` redirects, each checked.
 
-    Raises ``EgressRefused``, ``TimeoutError`` (the whole exchange, redirects included, must
-    finish within ``time_limit`` seconds) or ``aiohttp.ClientError``.
+    The answer is read to its end or just past ``max_bytes`` (then ``truncated``). Names are
+    looked up with ``resolver`` (the system's by default). Raises ``EgressRefused``,
+    ``TooManyRedirects``, ``TimeoutError`` (the whole exchange, redirects and the answer's
+    body included, must finish within ``time_limit`` seconds) or ``aiohttp.ClientError``.
     """
-    connector = aiohttp.TCPConnector(resolver=_GuardedResolver(policy), use_dns_cache=False)
-    async with aiohttp.ClientSession(connector=connector) as session, asyncio.timeout(time_limit):
-        current = policy.rewrite(url)
-        query: Mapping[str, str] | None = params
+    gate = _Gate(policy)
+    connector = aiohttp.TCPConnector(
+        resolver=_GuardedResolver(gate, resolver or DefaultResolver()),
+        use_dns_cache=False,
+        socket_factory=gate.open_socket,
+    )
+    session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+    hop = _Hop(method, url, dict(headers or {}), params, data)
+    async with session, asyncio.timeout(time_limit):
         for _ in range(MAX_REDIRECTS + 1):
-            _check_url(current, policy)
-            kwargs: dict[str, Any] = {"headers": dict(headers or {}), "allow_redirects": False}
-            if query:
-                kwargs["params"] = dict(query)
-            if data is not None:
-                kwargs["data"] = data
-            async with session.request(method, current, **kwargs) as answer:
+            async with session.request(**hop.options(gate.destination(hop.url))) as answer:
                 location = answer.headers.get("Location")
-                if answer.status in _REDIRECTS and location:
-                    current = policy.rewrite(urljoin(current, location))
-                    query = None
-                    if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
-                        method, data = "GET", None
-                    continue
-                body = await answer.content.read(max_bytes + 1)
-                return Response(
-                    status=answer.status,
-                    content_type=answer.content_type,
-                    body=body[:max_bytes],
-                    truncated=len(body) > max_bytes,
-                )
-    raise EgressRefused(f"more than {MAX_REDIRECTS} redirects")
+                if answer.status not in _REDIRECTS or not location:
+                    return await _read(answer, max_bytes)
+                hop = hop.redirected(answer.status, location)
+    raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")

@@ -119,11 +119,6 @@ class CallAudioOutput(io.AudioOutput):
         """Mix ``layer`` under the voice from the next frame on."""
         self._layers.append(layer)
 
-    @property
-    def voice_playing(self) -> bool:
-        """True while agent voice is being played."""
-        return bool(self._segments and self._segments[0].started and not self._paused)
-
     # -- io.AudioOutput ----------------------------------------------------------------------
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:

@@ -6,6 +6,7 @@ and so takes no virtual time. The framework also reads wall-clock time (``time.t
 time turns; ``install_clock_hook`` makes those reads follow the virtual clock too, but only for
 code running on a virtual loop: every other caller keeps the real clock. It must be installed
 before livekit is imported, so that the timestamps its models default to are covered as well.
+``run_virtual`` runs one coroutine on a virtual loop and reports the tasks it left running.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ import asyncio
 import concurrent.futures
 import selectors
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
+
+IO_SETTLE_POLLS = 3
+"""After a socket was ready, this many idle polls first wait for real I/O before time jumps."""
+IO_SETTLE_SECONDS = 0.01
+"""How long each of those polls waits: loopback delivery is late on a busy machine."""
 
 _real_time = time.time
 _real_perf_counter = time.perf_counter
@@ -61,6 +68,9 @@ class _JumpingSelector(selectors.BaseSelector):
     def __init__(self, clock: _Clock) -> None:
         self._clock = clock
         self._real = selectors.DefaultSelector()
+        self._quiet_polls = 0
+        """Polls in a row that found no socket ready: after real I/O, the next ones wait a
+        little for the answer that is surely on its way over loopback."""
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.register(fileobj, events, data)
@@ -73,6 +83,9 @@ class _JumpingSelector(selectors.BaseSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
+        if not ready and timeout != 0 and self._quiet_polls < IO_SETTLE_POLLS:
+            ready = self._real.select(IO_SETTLE_SECONDS)
+        self._quiet_polls = 0 if ready else self._quiet_polls + 1
         if ready or timeout == 0:
             return ready
         if timeout is None:
@@ -139,20 +152,36 @@ def install_clock_hook() -> None:
     _installed = True
 
 
+class LeftoverTasks(ResourceWarning):
+    """Tasks were still running when the coroutine given to ``run_virtual`` returned."""
+
+
 def run_virtual(main: Callable[[], Any]) -> Any:
-    """Run the coroutine made by ``main()`` on a fresh virtual-time loop, like ``asyncio.run``."""
+    """Run the coroutine made by ``main()`` on a fresh virtual-time loop, like ``asyncio.run``.
+
+    Tasks the coroutine left running are a leak of the code under test: they are cancelled,
+    and reported as a ``LeftoverTasks`` warning naming them (an error in the test suite).
+    """
     install_clock_hook()
     loop = VirtualTimeLoop()
+    leftover: list[str] = []
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main())
     finally:
         try:
             pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            leftover = sorted(task.get_name() for task in pending)
             for task in pending:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+        if leftover:
+            warnings.warn(
+                LeftoverTasks(f"tasks still running after the virtual run: {', '.join(leftover)}"),
+                stacklevel=2,
+            )

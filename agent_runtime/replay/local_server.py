@@ -11,7 +11,7 @@ from aiohttp import web
 @asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 and yield its base URL (``http://127.0.0.1:PORT``)."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

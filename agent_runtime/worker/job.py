@@ -13,7 +13,6 @@ with replayed media and stand-in providers.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 import uuid
@@ -26,6 +25,7 @@ from livekit.agents import JobContext, utils
 
 from ..call.ports import CallPorts
 from ..call.runner import CallRunner, RunOptions
+from ..config.loading import parse_json
 from ..config.sources import load_job_metadata
 from ..config.spec import CallSpec
 from ..errors import CallNotRun, ConfigError, ConfigFetchError, ProviderConfigError
@@ -238,8 +238,8 @@ def failure_report(
 def _call_id_hint(metadata: str) -> str | None:
     """The call id a metadata document names, even when the document is invalid."""
     try:
-        document = json.loads(metadata)
-    except ValueError:
+        document = parse_json(metadata, source="job metadata")
+    except ConfigError:
         return None
     if not isinstance(document, dict):
         return None

@@ -1,0 +1,150 @@
+"""Fields the runtime accepts but does not act on yet.
+
+The API documents what each field does on a call. Until the runtime does it, a config that sets
+such a field gets a warning that says so (``check-config --strict`` then fails), so that nobody
+counts on a voicemail message or a webhook that will not happen. When a capability is built, its
+fields leave ``NOT_ACTED_ON``.
+
+Fields that only describe a call order (``status``, ``campaign``, ``call_attempts``...) are data,
+not behaviour, and are never reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import Problem
+from .call import CallConfig
+from .retry import CallRetryConfig
+
+
+@dataclass(frozen=True)
+class NotActedOn:
+    """A field of the call object that the runtime accepts and ignores, and what is lost."""
+
+    path: str
+    """Its path from the call object (``assistant.webhook_url``)."""
+    is_set: Callable[[CallConfig], bool]
+    consequence: str
+    """What does not happen, in plain words."""
+
+
+_SCHEDULING = frozenset(
+    {"allowed_days", "call_twice_in_a_row", "calling_windows", "max_retry_attempts"}
+)
+
+
+def _schedules(config: CallRetryConfig | None) -> bool:
+    return config is not None and bool(config.model_fields_set & _SCHEDULING)
+
+
+_RETRIES = "retries and calling windows are the dispatcher's; the runtime reads only timezone"
+
+NOT_ACTED_ON: tuple[NotActedOn, ...] = (
+    NotActedOn(
+        "direction",
+        lambda c: c.direction == "outbound",
+        "the runtime does not dial yet; it talks to a call already connected to the room",
+    ),
+    NotActedOn(
+        "from_phone_number",
+        lambda c: c.direction == "outbound" and c.from_phone_number is not None,
+        "no call is placed from this number yet (the runtime does not dial)",
+    ),
+    NotActedOn(
+        "assistant.from_phone_number",
+        lambda c: c.assistant.from_phone_number is not None,
+        "no call is placed from this number yet; it is only the SMS sender",
+    ),
+    NotActedOn(
+        "assistant.ivr_navigation_enabled",
+        lambda c: c.assistant.ivr_navigation_enabled,
+        "phone menus are not navigated yet (no DTMF tones are sent)",
+    ),
+    NotActedOn(
+        "assistant.transfer_phone_number",
+        lambda c: c.assistant.transfer_phone_number is not None,
+        "calls are not transferred yet (no transfer tool is offered)",
+    ),
+    NotActedOn(
+        "assistant.warm_transfer_summary_instructions",
+        lambda c: bool(c.assistant.warm_transfer_summary_instructions),
+        "warm transfers are not made yet",
+    ),
+    NotActedOn(
+        "assistant.voicemail_message",
+        lambda c: bool(c.assistant.voicemail_message),
+        "voicemail is not detected yet: this message is never played",
+    ),
+    NotActedOn(
+        "assistant.voicemail_sms_prompt",
+        lambda c: bool(c.assistant.voicemail_sms_prompt),
+        "voicemail is not detected yet: this SMS is never sent",
+    ),
+    NotActedOn(
+        "assistant.after_call_sms_prompt",
+        lambda c: bool(c.assistant.after_call_sms_prompt),
+        "no SMS is sent after the call yet",
+    ),
+    NotActedOn(
+        "assistant.structured_output_config",
+        lambda c: bool(c.assistant.structured_output_config),
+        "no data is extracted after the call yet (structured_output stays null)",
+    ),
+    NotActedOn(
+        "assistant.structured_output_prompt",
+        lambda c: bool(c.assistant.structured_output_prompt),
+        "no data is extracted after the call yet",
+    ),
+    NotActedOn(
+        "assistant.email_notification_address",
+        lambda c: c.assistant.email_notification_address is not None,
+        "no email is sent after the call yet",
+    ),
+    NotActedOn(
+        "assistant.email_notification_outcomes",
+        lambda c: bool(c.assistant.email_notification_outcomes),
+        "no outcome is decided and no email is sent after the call yet",
+    ),
+    NotActedOn(
+        "assistant.webhook_url",
+        lambda c: c.assistant.webhook_url is not None,
+        "the report is not delivered yet (it stays in AGENT_REPORT_DIR)",
+    ),
+    NotActedOn(
+        "metadata",
+        lambda c: bool(c.metadata),
+        "kept with the call only; not passed on with the report yet",
+    ),
+    NotActedOn(
+        "scheduled_at",
+        lambda c: c.scheduled_at is not None,
+        "the runtime runs a call when it is dispatched; scheduling is the dispatcher's",
+    ),
+    NotActedOn(
+        "call_retry_config",
+        lambda c: _schedules(c.call_retry_config),
+        _RETRIES,
+    ),
+    NotActedOn(
+        "assistant.call_retry_config",
+        lambda c: _schedules(c.assistant.call_retry_config),
+        _RETRIES,
+    ),
+)
+
+
+def not_acted_on(
+    call: CallConfig, root: str = "$", *, assistant_only: bool = False
+) -> list[Problem]:
+    """A warning for each field of ``call`` that is set and not acted on yet.
+
+    ``assistant_only``: the call around the assistant was made up (``check-config`` of an
+    assistant), so only the assistant's fields are looked at.
+    """
+    return [
+        Problem(f"{root}.{field.path}", f"accepted but not acted on yet: {field.consequence}")
+        for field in NOT_ACTED_ON
+        if (field.path.startswith("assistant.") or not assistant_only) and field.is_set(call)
+    ]
