@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents import APIConnectOptions, APIStatusError, llm, stt
 
+from agent_runtime.replay.clock import LeftoverTasks, run_virtual
 from agent_runtime.replay.llm_server import (
     LLMScript,
     ScriptedAnswer,
@@ -108,3 +111,29 @@ def test_recorded_call_folder_loads() -> None:
     assert recorded.http.origins() == {"https://api.acme.example"}
     with pytest.raises(FileNotFoundError, match="call.json"):
         RecordedCall.load(FIXTURES)
+
+
+def test_the_virtual_clock_moves_only_the_code_on_its_loop() -> None:
+    real_start = time.time()
+
+    async def main() -> tuple[float, float]:
+        start = time.time()
+        await asyncio.sleep(3600)  # an hour passes on the virtual clock, at once
+        with ThreadPoolExecutor(max_workers=1) as pool:  # a thread outside the loop
+            outside = await asyncio.get_running_loop().run_in_executor(pool, time.time)
+        return time.time() - start, outside
+
+    elapsed, outside = run_virtual(main)
+    assert elapsed == pytest.approx(3600, abs=0.01)
+    assert real_start <= outside <= time.time()  # the thread read the real clock
+
+
+def test_a_task_left_running_by_a_virtual_run_is_reported() -> None:
+    left: list[asyncio.Task[None]] = []
+
+    async def leaky() -> None:
+        left.append(asyncio.create_task(asyncio.sleep(60), name="forgotten"))
+
+    with pytest.warns(LeftoverTasks, match="forgotten"):
+        run_virtual(leaky)
+    assert left[0].cancelled()  # and cancelled, not left behind

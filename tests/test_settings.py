@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -72,4 +75,17 @@ def test_the_console_refuses_a_bad_value(
     assert main(["console", "--call", str(config), "--text"]) == 1
     err = capsys.readouterr().err
     assert "AGENT_MIN_ENDPOINTING_DELAY: must be less than or equal to 10" in err
+    assert "Traceback" not in err
+
+
+def test_a_replay_with_a_bad_recorded_setting_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "call"
+    shutil.copytree(FIXTURES / "calls" / "sms_link", folder)
+    env = json.loads((folder / "env.json").read_text())
+    (folder / "env.json").write_text(json.dumps({**env, "SMS_MAX_SEGMENTS": "many"}))
+    assert main(["replay", str(folder), "--fast", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "SMS_MAX_SEGMENTS: must be a valid integer" in err
     assert "Traceback" not in err

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fast:
         install_clock_hook()  # before livekit is imported by the replay modules
+    from ..errors import AgentRuntimeError
     from ..replay.expect import check
     from ..replay.run import run_replay
 
@@ -45,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.out) if args.out else Path("replay-output") / folder.resolve().name
     speed = "on a virtual clock" if args.fast else "at real speed"
     print(f"replaying {folder} {speed}...", file=sys.stderr)
-    result = run_replay(folder, fast=args.fast, output_dir=output)
+    try:
+        result = run_replay(folder, fast=args.fast, output_dir=output)
+    except AgentRuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(result.call.report.to_json())
     report = result.call.report
     print(
