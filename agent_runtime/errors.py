@@ -9,6 +9,8 @@ AgentRuntimeError
 ├── ProviderError        an LLM, STT or TTS provider failed; ``retryable``: trying again may help
 │   └── ProviderConfigError   a provider cannot be built (a missing key, a missing plugin)
 ├── TelephonyError       the phone line failed (LiveKit server API, SIP); ``sip_status`` when known
+│   ├── DialFailed       an outbound call was not answered; ``dial_error`` says why
+│   └── TransferFailed   a transfer did not go through; ``reason`` in words for the caller
 ├── ServiceError         an integration's HTTP service failed at the transport
 │   ├── NotReached       the request surely never reached the service (no effect)
 │   └── NoAnswer         it may have reached the service, but no answer came back
@@ -118,6 +120,44 @@ class TelephonyError(AgentRuntimeError):
         self.sip_status = sip_status
         self.sip_reason = sip_reason
         self.retryable = retryable
+
+
+class DialFailed(TelephonyError):
+    """An outbound call was not answered.
+
+    Attributes:
+        dial_error: The API's ``dial_error`` kind (``busy``, ``no_answer``...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dial_error: str,
+        sip_status: int | None = None,
+        sip_reason: str | None = None,
+    ) -> None:
+        super().__init__(message, sip_status=sip_status, sip_reason=sip_reason)
+        self.dial_error = dial_error
+
+
+class TransferFailed(TelephonyError):
+    """A transfer of the call did not go through; the caller is still on the line.
+
+    Attributes:
+        reason: Why, in a few words fit for the caller (and the LLM): "the line was busy".
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        sip_status: int | None = None,
+        sip_reason: str | None = None,
+    ) -> None:
+        super().__init__(message, sip_status=sip_status, sip_reason=sip_reason)
+        self.reason = reason
 
 
 class ServiceError(AgentRuntimeError):

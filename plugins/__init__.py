@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from livekit.agents import llm
 
-from . import calendly, end_call, http_tools, sms
+from . import calendly, end_call, http_tools, sms, transfer
 from .context import PluginContext
 
-_PLUGINS = (end_call, sms, calendly, http_tools)
+_PLUGINS = (end_call, transfer, sms, calendly, http_tools)
 
 
 def build_tools(ctx: PluginContext) -> list[llm.Tool | llm.Toolset]:

@@ -42,6 +42,13 @@ class CallControl(Protocol):
         """Await ``work``; if the call ends first, cancel it and raise ``CallEnded``."""
         ...
 
+    async def transfer(self, to: str) -> None:
+        """Say the transfer line, hand the call over to ``to`` and end the agent's part.
+
+        Raises ``TransferFailed`` when the transfer did not go through (the call goes on).
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class PluginContext:

@@ -3,12 +3,14 @@
 ``FakeLiveKitServer`` serves the twirp endpoints the real ``livekit-api`` client calls
 (``POST /twirp/livekit.<Service>/<Method>``, protobuf or JSON bodies). It decodes each request
 into its protobuf message, checks the bearer JWT against the API key and secret, records the
-call, and answers as the LiveKit server does (an empty response, or a twirp error).
+call, and answers as the LiveKit server does: after a delay (a phone ringing), with a response
+(empty, or the one scripted), or with a twirp error and its metadata (``sip_status_code``).
 ``ConfigEndpoint`` serves call configs by id, as ``AGENT_CONFIG_URL`` expects.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +19,18 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from livekit import api
 from livekit.api.access_token import Claims
+from livekit.protocol.sip import TransferSIPParticipantResponse
 
 API_KEY = "APIfakeworkerkey"
 API_SECRET = "fake-worker-secret-0123456789abcdef0123456789"
 
 _METHODS: dict[tuple[str, str], tuple[type[Message], type[Message]]] = {
     ("RoomService", "DeleteRoom"): (api.DeleteRoomRequest, api.DeleteRoomResponse),
+    ("SIP", "CreateSIPParticipant"): (api.CreateSIPParticipantRequest, api.SIPParticipantInfo),
+    ("SIP", "TransferSIPParticipant"): (
+        api.TransferSIPParticipantRequest,
+        TransferSIPParticipantResponse,
+    ),
 }
 
 
@@ -44,10 +52,16 @@ class FakeLiveKitServer:
         self,
         *,
         errors: dict[str, tuple[int, str] | tuple[int, str, dict[str, str]]] | None = None,
+        replies: dict[str, Message] | None = None,
+        delays: dict[str, float] | None = None,
     ) -> None:
         self.errors = dict(errors or {})
         """Per method name, a twirp error to answer with: (HTTP status, twirp code), and its
         metadata (``sip_status_code``...) as LiveKit's SIP service sends it."""
+        self.replies = dict(replies or {})
+        """Per method name, the response to answer with (else an empty one)."""
+        self.delays = dict(delays or {})
+        """Per method name, seconds before the answer (a phone ringing)."""
         self.calls: list[TwirpCall] = []
         self.rejected: list[str] = []
         """Why requests were refused (no or bad token)."""
@@ -75,10 +89,11 @@ class FakeLiveKitServer:
         else:
             message.ParseFromString(body)
         self.calls.append(TwirpCall(service, method, message, request.content_type, claims))
+        await asyncio.sleep(self.delays.get(method, 0.0))
         if method in self.errors:
             status, code, *meta = self.errors[method]
             return _error(status, code, f"{method} refused", meta[0] if meta else None)
-        response = response_type()
+        response = self.replies.get(method) or response_type()
         if as_json:
             return web.json_response(json_format.MessageToDict(response))
         return web.Response(body=response.SerializeToString(), content_type="application/protobuf")

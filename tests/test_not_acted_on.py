@@ -23,14 +23,11 @@ from .conftest import FIXTURES
 from .test_providers import FakeTTSApi
 
 SETTINGS: dict[str, Any] = {
-    "direction": "outbound",
-    "from_phone_number": "+14155550100",
     "metadata": {"crm_id": "42"},
     "scheduled_at": "2026-12-02T09:00:00Z",
     "call_retry_config": {"max_retry_attempts": 5},
-    "assistant.from_phone_number": "+14155550100",
     "assistant.ivr_navigation_enabled": True,
-    "assistant.transfer_phone_number": "+442071838750",
+    "assistant.human_transfer_mode": "warm",
     "assistant.warm_transfer_summary_instructions": "Say who calls.",
     "assistant.voicemail_message": "Please call us back.",
     "assistant.voicemail_sms_prompt": "Text them a link.",
@@ -49,8 +46,8 @@ def _document(path: str, value: Any) -> dict[str, Any]:
     call: dict[str, Any] = {"id": "c1", "direction": "inbound", "assistant": {"prompt": "Hi."}}
     owner = call["assistant"] if path.startswith("assistant.") else call
     owner[path.removeprefix("assistant.")] = value
-    if path == "from_phone_number":
-        call["direction"] = "outbound"  # the number an outbound call is placed from
+    if path == "assistant.human_transfer_mode":
+        owner["transfer_phone_number"] = "+442071838750"  # warm needs a number to transfer to
     return {"call": call}
 
 
@@ -78,7 +75,6 @@ def test_check_config_strict_fails_on_a_field_not_acted_on(
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "warning $.webhook_url: accepted but not acted on yet" in out
-    assert "direction" not in out  # an assistant alone: its made-up call is not reported
     assert main(["check-config", "--strict", str(path)]) == 1
 
 

@@ -48,6 +48,9 @@ class Control:
     async def until_ended(self, work: Coroutine[Any, Any, _T]) -> _T:
         return await work  # this call never ends
 
+    async def transfer(self, to: str) -> None:
+        raise AssertionError("SMS never transfers the call")
+
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
         self.events.append((type, detail))
 

@@ -50,6 +50,7 @@ from agent_runtime.report.model import CallReport
 from agent_runtime.telephony.livekit import CallerPresence, LiveKitTelephony
 from agent_runtime.telephony.port import SipParticipant
 from agent_runtime.worker.job import CallLine, JobOutcome, run_call_job
+from agent_runtime.worker.room import outbound_dial
 from agent_runtime.worker.server import VAD_KEY, env_providers, prewarm
 from agent_runtime.worker.settings import WorkerSettings
 
@@ -78,8 +79,20 @@ class ReplayedLine:
         self.connected = 0
         self.closed = 0
 
-    async def connect(self, ctx: Any, settings: WorkerSettings) -> CallLine:
+    async def connect(self, ctx: Any, settings: WorkerSettings, spec: CallSpec) -> CallLine:
+        """The recorded caller's line; an outbound call is left to dial (the callee's media
+        plays from the answer, as the room's track would)."""
         self.connected += 1
+        if spec.call.direction == "outbound":
+            dial = outbound_dial(settings, spec)
+            return CallLine(
+                media=self.media,
+                participant=SipParticipant(dial.identity, dial.to, dial.from_number),
+                caller_gone=self.media.caller_audio.hung_up,
+                answered_at=None,
+                dial=dial,
+                close=self._close,
+            )
         answered_at = time.time()
         await asyncio.sleep(self.ringing)
         return CallLine(
@@ -111,7 +124,7 @@ class NoLine:
     def __init__(self) -> None:
         self.connected = 0
 
-    async def connect(self, ctx: Any, settings: WorkerSettings) -> CallLine:
+    async def connect(self, ctx: Any, settings: WorkerSettings, spec: CallSpec) -> CallLine:
         self.connected += 1
         raise AssertionError("a call that cannot run was connected")
 
@@ -276,6 +289,64 @@ def test_max_duration_counts_from_the_answer_not_from_the_media(
     assert reached - answered == pytest.approx(20.0, abs=0.05)
     (started,) = [e.at for e in report.runtime.events if e.type == "call_started"]
     assert started - answered == pytest.approx(4.0, abs=0.05)
+
+
+def _outbound_job(
+    tmp_path: Path, livekit: FakeLiveKitServer, livekit_env: Callable[[str], None]
+) -> JobOutcome:
+    folder = FIXTURES / "calls" / "outbound_answered"
+
+    async def job() -> JobOutcome:
+        async with _recorded_line(livekit, livekit_env, folder) as (integrations, line):
+            env = {
+                "AGENT_REPORT_DIR": str(tmp_path),
+                "AGENT_CLIP_CACHE_DIR": "off",
+                "LIVEKIT_SIP_OUTBOUND_TRUNK": "ST_outbound",
+            }
+            document = json.loads((folder / "call.json").read_text())
+            return await _run_job(line, env, integrations, json.dumps(document))
+
+    outcome: JobOutcome = run_virtual(job)
+    return outcome
+
+
+def test_an_outbound_job_dials_the_callee_then_runs_the_call(
+    tmp_path: Path, livekit_env: Callable[[str], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    livekit = FakeLiveKitServer(delays={"CreateSIPParticipant": 6.0})
+    with caplog.at_level(logging.INFO, logger="agent_runtime"):
+        outcome = _outbound_job(tmp_path, livekit, livekit_env)
+    report = outcome.report
+    expected = json.loads((FIXTURES / "calls/outbound_answered/expect.json").read_text())
+    assert check(report, expected) == []
+    (dial,) = livekit.requests("CreateSIPParticipant")
+    assert (dial.room_name, dial.participant_identity, dial.sip_trunk_id) == (
+        FAKE_ROOM,
+        "callee",
+        "ST_outbound",
+    )
+    assert (dial.sip_call_to, dial.sip_number) == ("+14155550123", "+14155550100")
+    assert [r.room for r in livekit.requests("DeleteRoom")] == [FAKE_ROOM]
+    assert report.started_at is not None and report.answered_at is not None
+    assert (report.answered_at - report.started_at).total_seconds() == pytest.approx(6, abs=0.1)
+    # each status is logged as it happens, without the phone numbers
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("call ")]
+    statuses = [m.split(": ")[-1] for m in logged if ": " in m and "ended" not in m]
+    assert statuses == ["queued", "ringing", "ongoing", "completed"]
+    assert not any("+1415" in m for m in logged)
+
+
+def test_an_outbound_job_not_answered_reports_its_dial_error(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    busy = {"sip_status_code": "486", "sip_status": "Busy Here"}
+    livekit = FakeLiveKitServer(errors={"CreateSIPParticipant": (486, "resource_exhausted", busy)})
+    outcome = _outbound_job(tmp_path, livekit, livekit_env)
+    report = outcome.report
+    assert (report.status, report.dial_error, report.end_reason) == ("error", "busy", "dial_error")
+    assert report.transcript == [] and report.answered_at is None
+    assert [r.room for r in livekit.requests("DeleteRoom")] == [FAKE_ROOM]
+    assert _saved(outcome)["dial_error"] == "busy"
 
 
 # -- calls that cannot run ---------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast, get_args
 
-from ..config.attempt import AttemptStatus, EndedBy
+from ..config.attempt import AttemptStatus, DialError, EndedBy
+from ..errors import DialFailed
 
 
 @dataclass(frozen=True)
@@ -15,12 +17,21 @@ class Outcome:
     end_reason: str
     status: AttemptStatus = "completed"
     error: str | None = None
+    dial_error: DialError | None = None
 
 
 USER_HANGUP = Outcome("user", "user_hangup")
 MAX_DURATION = Outcome("system", "max_duration")
 END_CALL_TOOL = Outcome("agent", "tool_end_call")
 LLM_DOWN = Outcome("system", "llm_error", status="error", error="the LLM failed turn after turn")
+TRANSFERRED = Outcome("agent", "transfer")
+
+
+def not_answered(failure: DialFailed) -> Outcome:
+    """The outcome of an outbound call that was not answered."""
+    known = failure.dial_error in get_args(DialError)
+    kind = cast(DialError, failure.dial_error if known else "non_classified_error")
+    return Outcome("system", "dial_error", status="error", error=str(failure), dial_error=kind)
 
 
 class CallEnding:

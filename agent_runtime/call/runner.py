@@ -1,9 +1,9 @@
 """The call runner: the only place that knows the order of a call.
 
-Wait for the answer, build the session from the config, greet, converse until a guard or a
-tool ends the call (caller hang-up, max duration, session failure, end-call tool), say the
-goodbye, hang up, close what the call used, and return the call report. Worker, console and
-replay differ only in the ports they pass in.
+Dial (outbound) or take the answered call, build the session from the config, greet, converse
+until a guard or a tool ends the call (caller hang-up, max duration, session failure, end-call
+tool, transfer), say the goodbye, hang up, close what the call used, and return the call
+report. Worker, console and replay differ only in the ports they pass in.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from livekit.agents.voice.transcription.synchronizer import TranscriptSynchroniz
 from agent_runtime.plugins import build_tools
 from agent_runtime.plugins.context import Closeable, PluginContext
 
-from ..config.attempt import TranscriptRow
+from ..config.attempt import AttemptStatus, TranscriptRow
 from ..config.spec import CallSpec
-from ..errors import CallEnded
+from ..errors import CallEnded, DialFailed, TransferFailed
 from ..log import logger
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
@@ -39,15 +39,16 @@ from .agent import AssistantAgent
 from .answering import inferred_result
 from .clip_store import ClipStore
 from .clips import Clip, Clips, StaticSentence, render
-from .ending import END_CALL_TOOL, LLM_DOWN, CallEnding, Outcome
+from .ending import END_CALL_TOOL, LLM_DOWN, TRANSFERRED, CallEnding, Outcome, not_answered
 from .guards.base import Ending, Goodbye, Guard
 from .guards.hangup import CallerHangup
 from .guards.max_duration import MaxDuration
 from .guards.session_failure import SessionFailure
+from .keys import KeyCollector
 from .ports import CallPorts
 from .recovery import TurnRecovery
 from .session import TurnOptions, build_session
-from .settings import FAILURE_LINE, RECOVERY_LINE
+from .settings import FAILURE_LINE, RECOVERY_LINE, TRANSFER_LINE
 
 _T = TypeVar("_T")
 
@@ -84,6 +85,10 @@ class RunOptions:
     clip_store: ClipStore | None = None
     """Where rendered sentences without prompt variables are kept for later calls (the worker:
     ``AGENT_CLIP_CACHE_DIR``); None: in this process's memory only."""
+    transfer_line: str | None = TRANSFER_LINE
+    """Said, uninterruptible, before the call is transferred; None: say nothing."""
+    on_status: Callable[[AttemptStatus], None] | None = None
+    """Called as the attempt's status changes: queued, ringing, ongoing, completed or error."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class CallRunner:
         self._session: AgentSession | None = None
         self._synchronizer: TranscriptSynchronizer | None = None
         self._failure: SessionFailure | None = None
+        self._keys: KeyCollector | None = None
         self._clips = Clips(
             providers.tts,
             f"{providers.tts.label if providers.tts else 'none'}|{spec.voice.key}",
@@ -178,6 +184,32 @@ class CallRunner:
             raise CallEnded("the call ended before the action finished")
         return task.result()
 
+    async def transfer(self, to: str) -> None:
+        """Say the transfer line, then hand the call over to ``to`` and end the agent's part.
+
+        Raises ``TransferFailed`` when the transfer did not go through: the call goes on.
+        """
+        session = self._session
+        if session is not None:
+            session.input.set_audio_enabled(False)
+        self._recorder.event("transfer_started", mode="cold")
+        try:
+            # the tool runs inside the agent's current turn: not cut, it goes on if this fails
+            await self._play_now("transfer_line", self._options.transfer_line, cut=False)
+            started = time.time()
+            await self._ports.telephony.transfer(to)
+        except TransferFailed as failure:
+            self._recorder.event(
+                "transfer", outcome="failed", sip_status=failure.sip_status, reason=failure.reason
+            )
+            if session is not None and self._ending.outcome is None:
+                session.input.set_audio_enabled(True)
+            raise
+        self._recorder.event(
+            "transfer", outcome="transferred", seconds=round(time.time() - started, 3)
+        )
+        self._end(Ending(TRANSFERRED))
+
     # -- the call ------------------------------------------------------------------------------
 
     async def run(self) -> CallResult:
@@ -199,10 +231,21 @@ class CallRunner:
 
     async def _converse(self) -> None:
         spec, providers, options = self._spec, self._providers, self._options
-        answered_at = await self._ports.telephony.wait_for_answer()
+        self._status("queued")
+        self._clips.start()  # while the phone rings, the greeting renders
+        try:
+            answered_at = await self._ports.telephony.wait_for_answer(
+                ringing=lambda: self._status("ringing")
+            )
+        except DialFailed as failure:
+            self._recorder.event(
+                "dial_failed", dial_error=failure.dial_error, sip_status=failure.sip_status
+            )
+            self._ending.decide(not_answered(failure))
+            return
         self._recorder.answered_at = answered_at
+        self._status("ongoing")
         self._output.add_tap(self._recording.heard)
-        self._clips.start()
         session = build_session(providers, options.turn)
         self._session = session
         sounds = CallSounds.for_call(spec, sample_rate=self._ports.media.sample_rate)
@@ -243,6 +286,8 @@ class CallRunner:
         self._output.start()
         await session.start(agent, record=False)  # the runner records; no cloud upload
         self._recorder.event("call_started")
+        self._keys = KeyCollector(session, active=self._active, event=self._recorder.event)
+        self._ports.telephony.on_keys(self._keys.press)
         if options.typed_turns is not None:
             self._tasks.spawn(self._take_typed_turns(session, options.typed_turns), name="typed")
         await self._supervise(
@@ -317,23 +362,39 @@ class CallRunner:
             self._finished.set()
 
     async def _say_goodbye(self, goodbye: Goodbye | None) -> None:
+        if goodbye is not None:
+            await self._play_now(goodbye.sentence, goodbye.text, last=True)
+        else:
+            self._silence_session()
+
+    def _silence_session(self) -> None:
         session = self._session
         if session is not None:
             with contextlib.suppress(Exception):
                 session.input.set_audio_enabled(False)
                 session.interrupt(force=True)
-        if goodbye is None or not goodbye.text:
+
+    async def _play_now(
+        self, sentence: str, text: str | None, *, last: bool = False, cut: bool = True
+    ) -> None:
+        """Cut the session's voice and say ``text`` to its end, uninterruptible.
+
+        ``last``: nothing the session says afterwards is played (a goodbye). ``cut``: the
+        session's turn is interrupted and the caller no longer heard (else the caller's audio
+        is only paused by the caller of this method).
+        """
+        if cut:
+            self._silence_session()
+        if not text:
             return
-        clip = await self._goodbye_clip(goodbye.sentence, goodbye.text)
+        clip = await self._goodbye_clip(sentence, text)
         if clip is None:
-            self._recorder.warn(
-                f"the {goodbye.sentence} could not be rendered; the call ended silently"
-            )
+            self._recorder.warn(f"the {sentence} could not be rendered; it was not said")
             return
         start = time.time()
-        await self._output.play_final(clip.frames)
+        await self._output.play_final(clip.frames, keep_locked=last)
         await self._ports.media.sink.wait_for_playout()
-        self._recorder.add_agent_speech(goodbye.text, start, time.time())
+        self._recorder.add_agent_speech(text, start, time.time())
 
     async def _goodbye_clip(self, sentence: str, text: str) -> Clip | None:
         clip = await self._clips.get(sentence, wait_at_most=CLIP_WAIT)
@@ -350,6 +411,8 @@ class CallRunner:
 
     async def _teardown(self) -> None:
         self._ending_started.set()
+        if self._keys is not None:
+            self._keys.close()
         await self._step(self._ports.telephony.hang_up(), "hang up")
         self._ended_at = time.time()
         self._recorder.event("hung_up")
@@ -372,8 +435,14 @@ class CallRunner:
     def _task_failed(self, name: str, error: BaseException) -> None:
         self._recorder.warn(f"{name} failed: {type(error).__name__}")
 
+    def _status(self, status: AttemptStatus) -> None:
+        self._recorder.event("status", status=status)
+        if self._options.on_status is not None:
+            self._options.on_status(status)
+
     def _result(self) -> CallResult:
         outcome = self._ending.outcome or Outcome("system", "unknown", status="error")
+        self._status(outcome.status)
         ended_at = self._ended_at or time.time()
         out_dir = self._options.output_dir
         recording_path = report_path = None
@@ -384,10 +453,13 @@ class CallRunner:
             ended_by=outcome.ended_by,
             end_reason=outcome.end_reason,
             status=outcome.status,
-            result=inferred_result(self._spec.call.direction, caller_spoke=spoke),
+            result=inferred_result(self._spec.call.direction, caller_spoke=spoke)
+            if self._recorder.answered_at is not None
+            else None,  # nobody answered
             ended_at=ended_at,
             recording_url=recording_path.resolve().as_uri() if recording_path else None,
             error=outcome.error,
+            dial_error=outcome.dial_error,
         )
         if out_dir is not None:
             report_path = out_dir / "report.json"
@@ -409,6 +481,9 @@ class CallRunner:
             ),
             "recovery_line": _sentence(options.recovery_line, options.recovery_line),
             "failure_line": _sentence(options.failure_line, options.failure_line),
+            "transfer_line": _sentence(options.transfer_line, options.transfer_line)
+            if assistant.transfer_mode is not None
+            else None,
         }
 
 

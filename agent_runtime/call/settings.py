@@ -24,6 +24,8 @@ FAILURE_LINE = (
     "I am sorry, we are having technical difficulties. Please call us back later. Goodbye."
 )
 """Said before hanging up when the providers keep failing and the session gives up."""
+TRANSFER_LINE = "Please hold, I am transferring you now."
+"""Said, uninterruptible, right before the call is transferred to a person."""
 MAX_ENDPOINTING_SECONDS = 10.0
 """Longest endpointing delay accepted: a caller waits this long in silence."""
 
@@ -31,11 +33,11 @@ MAX_ENDPOINTING_SECONDS = 10.0
 class CallSettings(EnvModel):
     """How every call runs.
 
-    ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE`` and
-    ``AGENT_FAILURE_LINE`` (an empty line: say nothing).
+    ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
+    ``AGENT_FAILURE_LINE`` and ``AGENT_TRANSFER_LINE`` (an empty line: say nothing).
     """
 
-    KEEP_EMPTY = frozenset({"AGENT_RECOVERY_LINE", "AGENT_FAILURE_LINE"})
+    KEEP_EMPTY = frozenset({"AGENT_RECOVERY_LINE", "AGENT_FAILURE_LINE", "AGENT_TRANSFER_LINE"})
 
     min_endpointing_delay: float = Field(
         TurnOptions.min_endpointing_delay,
@@ -54,6 +56,7 @@ class CallSettings(EnvModel):
     user's cache directory."""
     recovery_line: str = Field(RECOVERY_LINE, alias="AGENT_RECOVERY_LINE")
     failure_line: str = Field(FAILURE_LINE, alias="AGENT_FAILURE_LINE")
+    transfer_line: str = Field(TRANSFER_LINE, alias="AGENT_TRANSFER_LINE")
 
     @model_validator(mode="after")
     def _delays_in_order(self) -> Self:

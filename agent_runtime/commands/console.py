@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config.attempt import TranscriptRow
+    from ..telephony.local import LocalLine
 
 
 def add_parser(commands: Any) -> None:
@@ -35,8 +36,15 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-async def _typed_lines(caller_left: asyncio.Event) -> AsyncIterator[str]:
-    """Lines typed on stdin, read by a daemon thread so that the agent can hang up first."""
+KEYS_PREFIX = "keys:"
+"""A typed line ``keys: 4711#`` presses keys on the phone instead of saying something."""
+
+
+async def _typed_lines(line: LocalLine) -> AsyncIterator[str]:
+    """Lines typed on stdin, read by a daemon thread so that the agent can hang up first.
+
+    A line that starts with ``keys:`` presses its keys instead.
+    """
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -46,10 +54,16 @@ async def _typed_lines(caller_left: asyncio.Event) -> AsyncIterator[str]:
         loop.call_soon_threadsafe(lines.put_nowait, None)
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
-    while (line := await lines.get()) is not None:
-        if line.strip():
-            yield line.strip()
-    caller_left.set()
+    while (typed := await lines.get()) is not None:
+        text = typed.strip()
+        if text.lower().startswith(KEYS_PREFIX):
+            try:
+                line.press(text[len(KEYS_PREFIX) :])
+            except ValueError as err:
+                print(f"not sent: {err}", file=sys.stderr)
+        elif text:
+            yield text
+    line.caller_left.set()
 
 
 def _show(row: TranscriptRow) -> None:
@@ -95,7 +109,7 @@ async def _console(args: argparse.Namespace) -> int:
         turn_detector=build_turn_detector(),
         clients=clients,
     )
-    line = LocalLine()
+    line = LocalLine(notice=lambda text: print(f"[line] {text}", file=sys.stderr, flush=True))
     options = RunOptions(
         turn=settings.call.turn(),
         output_dir=Path(args.out),
@@ -103,12 +117,16 @@ async def _console(args: argparse.Namespace) -> int:
         recovery_line=settings.call.recovery_line or None,
         failure_line=settings.call.failure_line or None,
         clip_store=settings.call.clip_store(),
+        transfer_line=settings.call.transfer_line or None,
     )
     media: TextMedia | ConsoleAudioMedia
     if args.text:
         media = TextMedia()
-        options = replace(options, typed_turns=_typed_lines(line.caller_left))
-        print("Type what the caller says; Ctrl-D hangs up.", file=sys.stderr)
+        options = replace(options, typed_turns=_typed_lines(line))
+        print(
+            "Type what the caller says (keys: 4711# presses keys); Ctrl-D hangs up.",
+            file=sys.stderr,
+        )
     else:
         media = ConsoleAudioMedia()
         media.start(asyncio.get_running_loop())

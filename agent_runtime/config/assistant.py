@@ -52,7 +52,16 @@ SPEED_RANGES: dict[str, tuple[float, float]] = {"cartesia": (0.6, 1.5), "elevenl
 """Voice speed each provider documents; a speed outside is clamped with a warning."""
 
 RESERVED_TOOL_NAMES = frozenset(
-    {"end_call", "send_sms", "transfer_call", "send_dtmf", "skip_turn", "find_slots", "book_slot"}
+    {
+        "end_call",
+        "send_sms",
+        "transfer_call",
+        "transfer_to_human",
+        "send_dtmf",
+        "skip_turn",
+        "find_slots",
+        "book_slot",
+    }
 )
 """Names of the runtime's own tools, which custom tools may not take."""
 

@@ -43,34 +43,19 @@ _RETRIES = "retries and calling windows are the dispatcher's; the runtime reads 
 
 NOT_ACTED_ON: tuple[NotActedOn, ...] = (
     NotActedOn(
-        "direction",
-        lambda c: c.direction == "outbound",
-        "the runtime does not dial yet; it talks to a call already connected to the room",
-    ),
-    NotActedOn(
-        "from_phone_number",
-        lambda c: c.direction == "outbound" and c.from_phone_number is not None,
-        "no call is placed from this number yet (the runtime does not dial)",
-    ),
-    NotActedOn(
-        "assistant.from_phone_number",
-        lambda c: c.assistant.from_phone_number is not None,
-        "no call is placed from this number yet; it is only the SMS sender",
-    ),
-    NotActedOn(
         "assistant.ivr_navigation_enabled",
         lambda c: c.assistant.ivr_navigation_enabled,
         "phone menus are not navigated yet (no DTMF tones are sent)",
     ),
     NotActedOn(
-        "assistant.transfer_phone_number",
-        lambda c: c.assistant.transfer_phone_number is not None,
-        "calls are not transferred yet (no transfer tool is offered)",
+        "assistant.human_transfer_mode",
+        lambda c: c.assistant.transfer_mode == "warm",
+        "warm transfers are not made yet: the call is transferred cold",
     ),
     NotActedOn(
         "assistant.warm_transfer_summary_instructions",
         lambda c: bool(c.assistant.warm_transfer_summary_instructions),
-        "warm transfers are not made yet",
+        "warm transfers are not made yet: no supervisor is briefed",
     ),
     NotActedOn(
         "assistant.voicemail_message",

@@ -89,6 +89,8 @@ class CallAudioOutput(io.AudioOutput):
         self._final = SampleQueue()
         self._final_done = asyncio.Event()
         self._locked = False
+        self._last_words = False
+        """True once a goodbye was played: the session's voice stays cut."""
         self._taps: list[FrameTap] = []
         self._task: asyncio.Task[None] | None = None
         self.stats = OutputStats()
@@ -165,13 +167,17 @@ class CallAudioOutput(io.AudioOutput):
 
     # -- the runner's own voice --------------------------------------------------------------
 
-    async def play_final(self, frames: Iterable[rtc.AudioFrame]) -> None:
+    async def play_final(
+        self, frames: Iterable[rtc.AudioFrame], *, keep_locked: bool = True
+    ) -> None:
         """Cut the session's voice and play ``frames`` to the end, uninterruptible.
 
-        Used for the goodbye of max duration and end call: nothing the session does (an
-        interruption, a hung LLM or TTS) can stop or delay it. Returns once the last frame
-        has been delivered.
+        Used for the goodbye of max duration and end call, and the transfer line: nothing the
+        session does (an interruption, a hung LLM or TTS) can stop or delay it. Returns once
+        the last frame has been delivered. ``keep_locked``: the session's voice stays cut
+        afterwards (a goodbye); else it may speak again (a transfer that failed).
         """
+        self._last_words = self._last_words or keep_locked
         self._locked = True
         self._drop_voice()
         resampler: rtc.AudioResampler | None = None
@@ -189,6 +195,7 @@ class CallAudioOutput(io.AudioOutput):
         self._final_done.clear()
         if len(self._final):
             await self._final_done.wait()
+        self._locked = self._last_words
 
     # -- internals ---------------------------------------------------------------------------
 

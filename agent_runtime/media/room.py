@@ -137,16 +137,22 @@ class RoomMedia:
 
     @classmethod
     async def open(
-        cls, room: rtc.Room, caller: rtc.RemoteParticipant, *, sample_rate: int = 24000
+        cls,
+        room: rtc.Room,
+        caller_identity: str,
+        *,
+        wait_for_subscriber: bool = True,
+        sample_rate: int = OUTPUT_SAMPLE_RATE,
     ) -> RoomMedia:
-        """Follow ``caller``'s microphone and publish the agent's track in ``room``.
+        """Follow the caller's microphone and publish the agent's track in ``room``.
 
-        Returns once the caller has subscribed to the agent's track (or after
-        ``SUBSCRIBE_TIMEOUT``), so the greeting is not lost.
+        With ``wait_for_subscriber``, returns once the caller has subscribed to the agent's
+        track (or after ``SUBSCRIBE_TIMEOUT``), so the greeting is not lost; an outbound call
+        opens its media before the callee joins, and does not wait.
         """
-        media = cls(room, caller.identity, sample_rate=sample_rate)
+        media = cls(room, caller_identity, sample_rate=sample_rate)
         try:
-            await media._publish()
+            await media._publish(wait_for_subscriber)
         except BaseException:
             await media.aclose()
             raise
@@ -196,11 +202,13 @@ class RoomMedia:
             if publication.track is not None:
                 self._on_track_subscribed(publication.track, publication, participant)
 
-    async def _publish(self) -> None:
+    async def _publish(self, wait_for_subscriber: bool) -> None:
         track = rtc.LocalAudioTrack.create_audio_track(TRACK_NAME, self._source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         publication = await self._room.local_participant.publish_track(track, options)
         self._publication = publication
+        if not wait_for_subscriber:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(publication.wait_for_subscription(), SUBSCRIBE_TIMEOUT)
             return

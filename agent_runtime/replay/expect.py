@@ -1,6 +1,7 @@
 """Compare a call report with what a recorded call says it must show (``expect.json``).
 
-``expect.json`` holds ``ended_by``, ``end_reason``, optionally ``status``, and ``transcript``:
+``expect.json`` holds ``ended_by``, ``end_reason``, optionally ``status``, ``dial_error`` and
+``result``, and ``transcript``:
 one entry per row, in order, with ``role`` and any of ``content`` (exact), ``contains``,
 ``startswith``, ``tool_name``, ``tool_arguments``, ``tool_is_error``, ``output_contains``,
 and ``interrupted`` (the row's speech was cut short).
@@ -41,7 +42,7 @@ def _row_problems(index: int, row: TranscriptRow, want: dict[str, Any]) -> list[
 def check(report: CallReport, expect: dict[str, Any]) -> list[str]:
     """Every way ``report`` differs from ``expect``; empty when it matches."""
     problems: list[str] = []
-    for key in ("ended_by", "end_reason", "status"):
+    for key in ("ended_by", "end_reason", "status", "dial_error", "result"):
         if key in expect and getattr(report, key) != expect[key]:
             problems.append(f"{key}: expected {expect[key]!r}, got {getattr(report, key)!r}")
     wanted: list[dict[str, Any]] = expect.get("transcript", [])

@@ -32,11 +32,28 @@ class ReplayAudioInput(io.AudioInput):
         self._hangup_at = recorded.hangup_at
         self.hung_up = asyncio.Event()
         self.started_at_wall: float | None = None
+        self._waiting: list[tuple[float, asyncio.Future[None]]] = []
 
     @property
     def position(self) -> float:
         """Seconds of caller audio delivered so far."""
         return self._index * self._step / self._rate
+
+    async def reached(self, seconds: float) -> None:
+        """Return once ``seconds`` of caller audio have been delivered."""
+        if self.position >= seconds:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append((seconds, waiter))
+        try:
+            await waiter
+        finally:
+            self._waiting = [(s, w) for s, w in self._waiting if w is not waiter]
+
+    def _wake(self) -> None:
+        for seconds, waiter in self._waiting:
+            if self.position >= seconds and not waiter.done():
+                waiter.set_result(None)
 
     async def __anext__(self) -> rtc.AudioFrame:
         loop = asyncio.get_running_loop()
@@ -52,6 +69,7 @@ class ReplayAudioInput(io.AudioInput):
         samples = np.zeros(self._step, dtype=np.int16)
         samples[: chunk.size] = chunk
         self._index += 1
+        self._wake()
         if self.position >= self._hangup_at:
             self.hung_up.set()
         return rtc.AudioFrame(samples.tobytes(), self._rate, 1, self._step)

@@ -9,6 +9,7 @@
 | ``http.json`` | optional: the answers of the HTTP services the tools called |
 | ``env.json`` | optional: the integrations' settings at recording time (dummy credentials) |
 | ``caller.json`` | optional: when the caller hangs up |
+| ``phone.json`` | optional: what the phone line did (dial outcome, keys pressed, transfer answer) |
 | ``expect.json`` | optional: what the call report must show (used by the tests) |
 """
 
@@ -24,6 +25,7 @@ import numpy.typing as npt
 import soundfile
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..telephony.recorded import PhoneScript
 from .http_server import HttpScript
 from .llm_server import LLMScript
 
@@ -71,6 +73,7 @@ class RecordedCall:
     http: HttpScript
     env: dict[str, str]
     caller: CallerScript
+    phone: PhoneScript
     expect: dict[str, Any]
 
     @property
@@ -108,5 +111,6 @@ class RecordedCall:
             http=HttpScript.model_validate(optional("http.json")),
             env={str(k): str(v) for k, v in optional("env.json").items()},
             caller=CallerScript.model_validate(optional("caller.json")),
+            phone=PhoneScript.model_validate(optional("phone.json")),
             expect=optional("expect.json"),
         )

@@ -25,8 +25,8 @@ from ..errors import ProviderConfigError
 from ..integrations.settings import IntegrationSettings
 from ..offline_tts import Engine, OfflineTTS
 from ..providers import Clients, Providers, build_turn_detector, build_vad
-from ..telephony.local import LocalLine
 from ..telephony.port import SipParticipant
+from ..telephony.recorded import RecordedLine
 from .clock import InlineExecutor
 from .http_server import ReceivedRequest, RecordedHttpServer
 from .llm_server import ChatRequest, ScriptedLLMServer
@@ -48,6 +48,8 @@ class ReplayResult:
     """Report time (seconds from call start) at which ``caller.wav`` started playing."""
     hung_up_at: float | None
     """Caller-audio time at which the runtime hung up."""
+    line: RecordedLine
+    """The replayed phone line: the keys the agent sent, the transfers it asked for."""
     tts_engine: str
 
 
@@ -106,10 +108,13 @@ async def replay(
     spec = load_file(recorded.config_path)
     server = ScriptedLLMServer(recorded.llm, model=_model_name(spec.llm_model))
     media = ReplayMedia(recorded)
-    line = LocalLine(
-        media.caller_audio.hung_up,
+    line = RecordedLine(
+        recorded.phone,
+        hung_up=media.caller_audio.hung_up,
+        playhead=media.playhead,
+        reached=media.caller_audio.reached,
         participant=SipParticipant("sip_caller", phone_number=spec.call.user_phone_number),
-        clock=media.playhead,
+        outbound=spec.call.direction == "outbound",
     )
     offline = OfflineTTS.for_voice(spec.voice, engine=engine)
     async with (
@@ -134,6 +139,7 @@ async def replay(
         try:
             result = await runner.run()
         finally:
+            await line.aclose()
             await providers.aclose()
     started = media.caller_audio.started_at_wall
     report_start = result.report.started_at
@@ -147,6 +153,7 @@ async def replay(
         http_requests=list(http.requests),
         caller_offset=offset,
         hung_up_at=line.hung_up_at,
+        line=line,
         tts_engine=offline.engine if voice is None else voice.label,
     )
 

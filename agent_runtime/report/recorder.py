@@ -202,6 +202,7 @@ class ReportRecorder:
         recording_url: str | None = None,
         error: str | None = None,
         structured_output: dict[str, Any] | None = None,
+        dial_error: str | None = None,
     ) -> CallReport:
         """The report as it stands, with the call's end."""
         call = self._spec.call
@@ -225,6 +226,7 @@ class ReportRecorder:
                 "ended_at": moment(ended_at),
                 "status": status,
                 "result": result,
+                "dial_error": dial_error,
                 "ended_by": ended_by,
                 "end_reason": end_reason,
                 "transcript": list(self.rows),

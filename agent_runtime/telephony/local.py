@@ -1,8 +1,9 @@
-"""The ``TelephonyPort`` of a call with no phone line behind it: the console and replay.
+"""The ``TelephonyPort`` of a call with no phone line behind it: the console.
 
-The person on the line hangs up when ``caller_left`` is set (Ctrl-D at the console, the recorded
-hang-up time in a replay). The call is answered when the runner first asks. Hanging up is
-noted, stamped by ``clock`` (wall time by default; a replay stamps its caller-audio time).
+The person at the console hangs up when ``caller_left`` is set (Ctrl-C, Ctrl-D). The call is
+answered when the runner first asks. Keys the agent sends and a transfer it makes are noted
+and shown through ``notice`` (the console prints them); the transfer "succeeds" and the call
+ends, as on a real line.
 """
 
 from __future__ import annotations
@@ -11,32 +12,27 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from .port import SipParticipant
+from .dtmf import check_keys
+from .port import KeyListener, SipParticipant
 
 
 class LocalLine:
-    """A line that only knows when its caller leaves and when it was hung up."""
+    """A line that only knows when its caller leaves, and notes what the agent does on it."""
 
-    def __init__(
-        self,
-        caller_left: asyncio.Event | None = None,
-        *,
-        participant: SipParticipant | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.caller_left = caller_left or asyncio.Event()
-        self._participant = participant
-        self._clock = clock
+    def __init__(self, *, notice: Callable[[str], None] | None = None) -> None:
+        self.caller_left = asyncio.Event()
+        self._notice = notice or (lambda _: None)
+        self._listeners: list[KeyListener] = []
         self._answered_at: float | None = None
-        self.hung_up_at: float | None = None
-        """When the runtime hung up (by ``clock``), if it did."""
+        self.sent_keys: list[str] = []
+        self.transferred_to: str | None = None
 
     @property
     def participant(self) -> SipParticipant | None:
-        """The caller's stand-in participant, if the mode has one."""
-        return self._participant
+        """There is no phone participant."""
+        return None
 
-    async def wait_for_answer(self) -> float:
+    async def wait_for_answer(self, *, ringing: Callable[[], None]) -> float:
         """The call is answered when first asked."""
         if self._answered_at is None:
             self._answered_at = time.time()
@@ -47,6 +43,25 @@ class LocalLine:
         await self.caller_left.wait()
 
     async def hang_up(self) -> None:
-        """Note when the runtime hung up (the first time)."""
-        if self.hung_up_at is None:
-            self.hung_up_at = self._clock()
+        """Nothing to hang up."""
+
+    async def send_keys(self, keys: str) -> None:
+        """Note the keys."""
+        checked = check_keys(keys)
+        self.sent_keys.append(checked)
+        self._notice(f"agent pressed {checked}")
+
+    def on_keys(self, listener: KeyListener) -> None:
+        """Keys typed at the console reach ``listener`` through ``press``."""
+        self._listeners.append(listener)
+
+    def press(self, keys: str) -> None:
+        """The person at the console presses ``keys``."""
+        for key in check_keys(keys):
+            for listener in self._listeners:
+                listener(key)
+
+    async def transfer(self, to: str) -> None:
+        """Note the transfer: the person at the console is handed over."""
+        self.transferred_to = to
+        self._notice(f"call transferred to {to}")

@@ -1,14 +1,19 @@
 """The telephony port: call control on the phone line, and who is on it.
 
 The runner and the tools only know this protocol. Its adapters: ``livekit`` (a SIP participant
-in a LiveKit room, controlled through the LiveKit server API) and ``local`` (no phone line: the
-console, and the replayed line of a recorded call). Dialing, DTMF and transfers widen it.
+in a LiveKit room, dialled and controlled through the LiveKit server API), ``recorded`` (the
+phone line of a recorded call, as its ``phone.json`` tells it) and ``local`` (no phone line:
+the console).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+KeyListener = Callable[[str], None]
+"""Called with each key the person on the line presses (``"4"``, ``"#"``...)."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,13 @@ class TelephonyPort(Protocol):
         """The SIP participant of the call; None when there is no phone line (console)."""
         ...
 
-    async def wait_for_answer(self) -> float:
-        """Return the wall time at which the call was answered (at once, once it was)."""
+    async def wait_for_answer(self, *, ringing: Callable[[], None]) -> float:
+        """Return the wall time at which the call was answered.
+
+        An outbound call is dialled here: ``ringing`` is called once the far end is being
+        called, and a call that is not answered raises ``DialFailed``. An inbound call was
+        answered before: the time is returned at once.
+        """
         ...
 
     async def wait_for_hangup(self) -> None:
@@ -43,4 +53,23 @@ class TelephonyPort(Protocol):
 
     async def hang_up(self) -> None:
         """End the call for everyone (idempotent; the runner calls it at the end)."""
+        ...
+
+    async def send_keys(self, keys: str) -> None:
+        """Press ``keys`` on the line (DTMF, checked by ``dtmf.check_keys``), paced.
+
+        Raises ``ValueError`` for a character that is no key, ``TelephonyError`` when the
+        line refuses them.
+        """
+        ...
+
+    def on_keys(self, listener: KeyListener) -> None:
+        """Call ``listener`` with every key the person on the line presses from now on."""
+        ...
+
+    async def transfer(self, to: str) -> None:
+        """Hand the call over to ``to`` (an E.164 number); ``TransferFailed`` when refused.
+
+        On success the person on the line is connected to ``to`` and leaves this call.
+        """
         ...

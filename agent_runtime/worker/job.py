@@ -33,7 +33,7 @@ from ..log import logger
 from ..media.ports import MediaPort
 from ..providers import Providers
 from ..report.model import CallEvent, CallReport, RuntimeSection
-from ..telephony.livekit import LiveKitTelephony, delete_room
+from ..telephony.livekit import LiveKitTelephony, OutboundDial, delete_room
 from ..telephony.port import SipParticipant
 from .settings import WorkerSettings
 
@@ -43,15 +43,17 @@ class CallLine:
     """A connected call: its media, its SIP participant, and the signal that it hung up."""
 
     media: MediaPort
-    participant: SipParticipant | None
+    participant: SipParticipant
     caller_gone: asyncio.Event
-    answered_at: float
-    """Wall time at which the call was answered (its ``sip.callStatus`` became active)."""
+    answered_at: float | None
+    """Wall time at which an inbound call was answered (``sip.callStatus`` active)."""
     close: Callable[[], Awaitable[None]]
     """Releases the media (called once, after the call)."""
+    dial: OutboundDial | None = None
+    """An outbound call: the callee to dial, when the runner asks for the answer."""
 
 
-LineFactory = Callable[[JobContext, WorkerSettings], Awaitable[CallLine]]
+LineFactory = Callable[[JobContext, WorkerSettings, CallSpec], Awaitable[CallLine]]
 """Connects a job's call: room media in production, replayed media in tests."""
 ProvidersFactory = Callable[[CallSpec], Providers]
 """Builds a call's providers; raises ``ProviderConfigError`` when it cannot."""
@@ -104,7 +106,7 @@ async def _run_on_line(
     started: float,
 ) -> JobOutcome:
     try:
-        line = await _connect(connect_line, ctx, settings)
+        line = await _connect(connect_line, ctx, settings, spec)
     except CallNotRun as failure:
         return await _not_run(ctx, settings, failure, spec, attempt_id, started)
     try:
@@ -115,6 +117,7 @@ async def _run_on_line(
             participant=line.participant,
             caller_gone=line.caller_gone,
             answered_at=line.answered_at,
+            dial=line.dial,
         )
         call = settings.call
         options = RunOptions(
@@ -124,7 +127,9 @@ async def _run_on_line(
             recovery_line=call.recovery_line or None,
             failure_line=call.failure_line or None,
             clip_store=call.clip_store(),
+            transfer_line=call.transfer_line or None,
             turn=call.turn(),
+            on_status=lambda status: logger.info("call %s: %s", spec.call.id, status),
         )
         ports = CallPorts(line.media, telephony, settings.integrations)
         result = await CallRunner(spec, providers, ports, options).run()
@@ -150,10 +155,10 @@ def _providers(make_providers: ProvidersFactory, spec: CallSpec) -> Providers:
 
 
 async def _connect(
-    connect_line: LineFactory, ctx: JobContext, settings: WorkerSettings
+    connect_line: LineFactory, ctx: JobContext, settings: WorkerSettings, spec: CallSpec
 ) -> CallLine:
     try:
-        return await connect_line(ctx, settings)
+        return await connect_line(ctx, settings, spec)
     except CallNotRun:
         raise
     except Exception as err:

@@ -3,13 +3,54 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 
 from ..call.settings import RuntimeSettings
+from ..config.phone import to_e164
 from ..config.sources import ConfigEndpoint
+from ..settings import EnvModel
 
 DEFAULT_AGENT_NAME = "agent-runtime"
+
+
+def _number_trunks(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for pair in (part.strip() for part in value.split(",")):
+        if not pair:
+            continue
+        number, equals, trunk = pair.partition("=")
+        if not equals or not number.strip() or not trunk.strip():
+            raise ValueError(f"must be +number=trunk_id pairs separated by commas (got {pair!r})")
+        try:
+            pairs[to_e164(number.strip())] = trunk.strip()
+        except ValueError as err:
+            raise ValueError(f"{number.strip()!r} {err}") from None
+    return pairs
+
+
+class TelephonySettings(EnvModel):
+    """How the worker places outbound calls.
+
+    ``LIVEKIT_SIP_OUTBOUND_TRUNK`` (the outbound trunk's id), ``LIVEKIT_SIP_OUTBOUND_TRUNKS``
+    (``+number=trunk_id`` pairs: the trunk of each caller id) and ``AGENT_RINGING_TIMEOUT``.
+    """
+
+    outbound_trunk: str | None = Field(None, alias="LIVEKIT_SIP_OUTBOUND_TRUNK")
+    number_trunks: Annotated[dict[str, str], BeforeValidator(_number_trunks)] = Field(
+        default_factory=dict, alias="LIVEKIT_SIP_OUTBOUND_TRUNKS"
+    )
+    ringing_timeout: float = Field(30.0, ge=5, le=120, alias="AGENT_RINGING_TIMEOUT")
+    """Seconds an outbound call rings before it counts as not answered (``no_answer``)."""
+
+    def trunk_for(self, caller_id: str | None) -> str | None:
+        """The trunk that calls from ``caller_id``: its own, else the default one."""
+        if caller_id is not None and caller_id in self.number_trunks:
+            return self.number_trunks[caller_id]
+        return self.outbound_trunk
 
 
 class WorkerSettings(RuntimeSettings):
@@ -28,6 +69,7 @@ class WorkerSettings(RuntimeSettings):
     config_token: SecretStr | None = Field(None, alias="AGENT_CONFIG_TOKEN")
     config_timeout: float = Field(5.0, gt=0, alias="AGENT_CONFIG_TIMEOUT")
     config_retries: int = Field(3, ge=0, alias="AGENT_CONFIG_RETRIES")
+    telephony: TelephonySettings = Field(default_factory=TelephonySettings)
 
     @property
     def config_endpoint(self) -> ConfigEndpoint | None:
