@@ -14,6 +14,7 @@ AgentRuntimeError
 ├── ServiceError         an integration's HTTP service failed at the transport
 │   ├── NotReached       the request surely never reached the service (no effect)
 │   └── NoAnswer         it may have reached the service, but no answer came back
+├── DeliveryError        an after-call delivery failed; ``retryable`` says if trying later helps
 ├── ToolError            a tool's action failed; ``message`` holds the words the LLM may see
 ├── CallEnded            the call ended while one of its actions was still waiting
 └── CallNotRun           a call could not start; ``end_reason`` goes into its report
@@ -170,6 +171,20 @@ class NotReached(ServiceError):
 
 class NoAnswer(ServiceError):
     """The request may have reached the service, but no answer came back in time."""
+
+
+class DeliveryError(AgentRuntimeError):
+    """An after-call delivery (webhook, email, SMS, upload) failed.
+
+    Attributes:
+        retryable: True when trying again later may succeed (a network error, a 5xx, a 429).
+        retry_after: Seconds the receiver asked to wait (``Retry-After``), when it did.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class ToolError(AgentRuntimeError):

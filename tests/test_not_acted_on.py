@@ -23,7 +23,6 @@ from .conftest import FIXTURES
 from .test_providers import FakeTTSApi
 
 SETTINGS: dict[str, Any] = {
-    "metadata": {"crm_id": "42"},
     "scheduled_at": "2026-12-02T09:00:00Z",
     "call_retry_config": {"max_retry_attempts": 5},
     "assistant.ivr_navigation_enabled": True,
@@ -31,12 +30,6 @@ SETTINGS: dict[str, Any] = {
     "assistant.warm_transfer_summary_instructions": "Say who calls.",
     "assistant.voicemail_message": "Please call us back.",
     "assistant.voicemail_sms_prompt": "Text them a link.",
-    "assistant.after_call_sms_prompt": "Thank them.",
-    "assistant.structured_output_config": [{"name": "budget", "type": "number"}],
-    "assistant.structured_output_prompt": "Extract the budget.",
-    "assistant.email_notification_address": "ops@acme.example",
-    "assistant.email_notification_outcomes": ["interested"],
-    "assistant.webhook_url": "https://hooks.acme.example/calls",
     "assistant.call_retry_config": {"allowed_days": ["monday"]},
 }
 """One value for each field not acted on yet, keyed by its path from the call object."""
@@ -71,10 +64,10 @@ def test_check_config_strict_fails_on_a_field_not_acted_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "assistant.json"
-    path.write_text(json.dumps({"prompt": "Hi.", "webhook_url": "https://hooks.acme.example"}))
+    path.write_text(json.dumps({"prompt": "Hi.", "voicemail_message": "Call us back."}))
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "warning $.webhook_url: accepted but not acted on yet" in out
+    assert "warning $.voicemail_message: accepted but not acted on yet" in out
     assert main(["check-config", "--strict", str(path)]) == 1
 
 

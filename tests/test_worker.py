@@ -49,7 +49,7 @@ from agent_runtime.replay.stt import ReplaySTT
 from agent_runtime.report.model import CallReport
 from agent_runtime.telephony.livekit import CallerPresence, LiveKitTelephony
 from agent_runtime.telephony.port import SipParticipant
-from agent_runtime.worker.job import CallLine, JobOutcome, run_call_job
+from agent_runtime.worker.job import CallLine, JobOutcome, finish_call_job, run_call_job
 from agent_runtime.worker.room import outbound_dial
 from agent_runtime.worker.server import VAD_KEY, env_providers, prewarm
 from agent_runtime.worker.settings import WorkerSettings
@@ -179,11 +179,13 @@ async def _recorded_line(
 async def _run_job(
     line: ReplayedLine, env: dict[str, str], integrations: IntegrationSettings, metadata: str
 ) -> JobOutcome:
+    """The job as the worker runs it: the call, then its after-call steps."""
     settings = WorkerSettings.from_env(env).model_copy(update={"integrations": integrations})
     with fake_job_context(job_metadata=metadata) as ctx:
-        return await run_call_job(
+        outcome = await run_call_job(
             ctx, settings, connect_line=line.connect, make_providers=line.providers
         )
+    return await finish_call_job(outcome, settings)
 
 
 @pytest.mark.parametrize("metadata_kind", ["inline", "reference"])
@@ -366,13 +368,15 @@ async def _run_unrunnable(
 
     async with serve(livekit.app) as livekit_url:
         livekit_env(livekit_url)
+        settings = WorkerSettings.from_env(env)
         with fake_job_context(job_metadata=metadata) as ctx:
             outcome = await run_call_job(
                 ctx,
-                WorkerSettings.from_env(env),
+                settings,
                 connect_line=line.connect,
                 make_providers=make_providers or no_providers,
             )
+        outcome = await finish_call_job(outcome, settings)
     assert line.connected == 0
     return outcome
 

@@ -38,6 +38,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped; return the exit code."""
     from ..errors import SettingsError
+    from ..worker.deliveries import DeliveryLoop
     from ..worker.server import build_server
     from ..worker.settings import WorkerSettings
 
@@ -57,5 +58,12 @@ def run(args: argparse.Namespace) -> int:
     if forwarded[:1] == ["--"]:
         forwarded = forwarded[1:]
     sys.argv = ["agent-runtime", args.mode, *forwarded]
-    cli.run_app(build_server(settings))
+    deliveries = None if {"-h", "--help"} & set(forwarded) else DeliveryLoop(settings)
+    if deliveries is not None:
+        deliveries.start()
+    try:
+        cli.run_app(build_server(settings))
+    finally:
+        if deliveries is not None:
+            deliveries.stop()
     return 0

@@ -68,41 +68,6 @@ NOT_ACTED_ON: tuple[NotActedOn, ...] = (
         "voicemail is not detected yet: this SMS is never sent",
     ),
     NotActedOn(
-        "assistant.after_call_sms_prompt",
-        lambda c: bool(c.assistant.after_call_sms_prompt),
-        "no SMS is sent after the call yet",
-    ),
-    NotActedOn(
-        "assistant.structured_output_config",
-        lambda c: bool(c.assistant.structured_output_config),
-        "no data is extracted after the call yet (structured_output stays null)",
-    ),
-    NotActedOn(
-        "assistant.structured_output_prompt",
-        lambda c: bool(c.assistant.structured_output_prompt),
-        "no data is extracted after the call yet",
-    ),
-    NotActedOn(
-        "assistant.email_notification_address",
-        lambda c: c.assistant.email_notification_address is not None,
-        "no email is sent after the call yet",
-    ),
-    NotActedOn(
-        "assistant.email_notification_outcomes",
-        lambda c: bool(c.assistant.email_notification_outcomes),
-        "no outcome is decided and no email is sent after the call yet",
-    ),
-    NotActedOn(
-        "assistant.webhook_url",
-        lambda c: c.assistant.webhook_url is not None,
-        "the report is not delivered yet (it stays in AGENT_REPORT_DIR)",
-    ),
-    NotActedOn(
-        "metadata",
-        lambda c: bool(c.metadata),
-        "kept with the call only; not passed on with the report yet",
-    ),
-    NotActedOn(
         "scheduled_at",
         lambda c: c.scheduled_at is not None,
         "the runtime runs a call when it is dispatched; scheduling is the dispatcher's",

@@ -62,7 +62,10 @@ def builtin_variables(call: CallConfig, *, now: datetime, time_zone: str) -> dic
 
 
 def _faq_block(assistant: AssistantConfig) -> str:
-    answered = [item for item in assistant.faq_items if item.answer.strip()]
+    """The FAQ for the LLM: items with an answer that no longer waits for a human."""
+    answered = [
+        item for item in assistant.faq_items if item.answer.strip() and not item.needs_human_answer
+    ]
     if not answered:
         return ""
     lines = ["", "", "Frequently asked questions (answer with these when they apply):"]

@@ -239,6 +239,8 @@ class Response:
     truncated: bool
     """The answer was longer than the cap: ``body`` holds its first bytes only."""
     charset: str | None = None
+    retry_after: float | None = None
+    """The ``Retry-After`` delay the service asked for, in seconds, when it gave a number."""
 
 
 async def _read(answer: aiohttp.ClientResponse, max_bytes: int) -> Response:
@@ -254,7 +256,15 @@ async def _read(answer: aiohttp.ClientResponse, max_bytes: int) -> Response:
         body=bytes(body[:max_bytes]),
         truncated=len(body) > max_bytes,
         charset=answer.charset,
+        retry_after=_seconds(answer.headers.get("Retry-After")),
     )
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 async def request(

@@ -81,6 +81,10 @@ class _JumpingSelector(selectors.BaseSelector):
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
 
+    def expect_io(self) -> None:
+        """Real I/O is on its way (a connection was opened): wait for it before jumping."""
+        self._quiet_polls = 0
+
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
         if not ready and timeout != 0 and self._quiet_polls < IO_SETTLE_POLLS:
@@ -105,9 +109,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._clock = _Clock()
-        super().__init__(selector=_JumpingSelector(self._clock))
+        self._jumping = _JumpingSelector(self._clock)
+        super().__init__(selector=self._jumping)
         self._clock_resolution = 1e-9
         self.set_default_executor(InlineExecutor())
+
+    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """Open a connection; its first answer (a server's greeting) is waited for, for real."""
+        self._jumping.expect_io()
+        try:
+            return await super().create_connection(*args, **kwargs)
+        finally:
+            self._jumping.expect_io()
 
     def time(self) -> float:
         """The virtual time, in seconds."""

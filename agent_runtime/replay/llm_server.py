@@ -5,6 +5,13 @@ Replay points the real ``livekit-plugins-openai`` client at it, so the whole cli
 applies (the caller said something, a tool returned, the call just started); the server picks
 the first unused answer whose condition matches the request, and re-serves the last matching
 one when the same moment is asked again (a retried or re-generated reply).
+
+The after-call steps ask the same LLM through a tool they require it to call: an answer for
+one of them says ``{"offers_tool": "save_outcome"}`` and scripts that tool call, e.g.
+``{"when": {"offers_tool": "save_outcome"}, "tool_calls": [{"name": "save_outcome",
+"arguments": {"outcome": "completed", "summary": "..."}}]}``. Such a request (one whose
+``tool_choice`` requires a tool) is answered only by ``offers_tool`` answers, never by a
+conversation's answer whose words its transcript happens to contain.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class When(BaseModel):
     greeting: bool | None = Field(default=None, description="True: no user message yet.")
     user_contains: str | None = Field(default=None, description="In the last user message.")
     after_tool: str | None = Field(default=None, description="The last item is this tool's result.")
+    offers_tool: str | None = Field(default=None, description="The request offers this tool.")
 
 
 class ScriptedToolCall(BaseModel):
@@ -62,6 +70,10 @@ class LLMScript(BaseModel):
     answers: list[ScriptedAnswer] = Field(default_factory=list)
 
 
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    return [t["function"]["name"] for t in body.get("tools", []) if "function" in t]
+
+
 @dataclass
 class ChatRequest:
     """A chat completions request as the server received it."""
@@ -79,7 +91,7 @@ class ChatRequest:
     @property
     def tool_names(self) -> list[str]:
         """Names of the tools offered to the LLM."""
-        return [t["function"]["name"] for t in self.body.get("tools", []) if "function" in t]
+        return _tool_names(self.body)
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -91,7 +103,13 @@ def _text(message: dict[str, Any]) -> str:
     return ""
 
 
-def _matches(when: When, messages: Sequence[dict[str, Any]]) -> bool:
+def _matches(
+    when: When, messages: Sequence[dict[str, Any]], tools: Sequence[str], *, forced: bool
+) -> bool:
+    if when.offers_tool is not None and when.offers_tool not in tools:
+        return False
+    if forced and when.offers_tool is None:
+        return False  # a request that must call a tool (after the call) is no conversation turn
     users = [m for m in messages if m.get("role") == "user"]
     last = messages[-1] if messages else {}
     if when.greeting is not None and when.greeting != (not users):
@@ -126,8 +144,14 @@ class ScriptedLLMServer:
         self.app.router.add_post("/v1/chat/completions", self._chat)
         self.app.router.add_get("/v1/models", self._models)
 
-    def _pick(self, messages: Sequence[dict[str, Any]]) -> int | None:
-        matching = [i for i, a in enumerate(self.script.answers) if _matches(a.when, messages)]
+    def _pick(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[str], *, forced: bool
+    ) -> int | None:
+        matching = [
+            i
+            for i, a in enumerate(self.script.answers)
+            if _matches(a.when, messages, tools, forced=forced)
+        ]
         for index in matching:
             if index not in self._used:
                 self._used.add(index)
@@ -141,7 +165,8 @@ class ScriptedLLMServer:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        index = self._pick(body.get("messages", []))
+        forced = body.get("tool_choice") not in (None, "auto", "none")
+        index = self._pick(body.get("messages", []), _tool_names(body), forced=forced)
         headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
         self.requests.append(ChatRequest(body=body, answered_with=index, headers=headers))
         if index is None:

@@ -7,9 +7,10 @@ VAD and end-of-turn model listen to the real caller audio. The runner is the pro
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,12 @@ from ..config.loading import load_file
 from ..errors import ProviderConfigError
 from ..integrations.settings import IntegrationSettings
 from ..offline_tts import Engine, OfflineTTS
+from ..post_call.delivery import Deliverer
+from ..post_call.outbox import Outbox
+from ..post_call.pipeline import AfterCall, FinishedCall, senders
+from ..post_call.settings import AfterCallSettings
 from ..providers import Clients, Providers, build_turn_detector, build_vad
+from ..report.model import CallReport
 from ..telephony.port import SipParticipant
 from ..telephony.recorded import RecordedLine
 from .clock import InlineExecutor
@@ -43,6 +49,9 @@ class ReplayResult:
     call: CallResult
     recorded: RecordedCall
     llm_requests: list[ChatRequest]
+    """What the LLM was asked during the call."""
+    after_call_requests: list[ChatRequest]
+    """What the after-call steps asked it."""
     http_requests: list[ReceivedRequest]
     caller_offset: float
     """Report time (seconds from call start) at which ``caller.wav`` started playing."""
@@ -136,8 +145,16 @@ async def replay(
             CallPorts(media, line, integrations),
             RunOptions(turn=turn or TurnOptions(), output_dir=output_dir, clip_store=clip_store),
         )
+        during_call = 0
         try:
             result = await runner.run()
+            during_call = len(server.requests)
+            finished = FinishedCall(
+                spec, result.report, result.report_path, result.recording_path, providers.llm
+            )
+            after = AfterCallSettings.from_env({**recorded.env, **(env or {})})
+            report = await _after_call(finished, after, integrations, output_dir)
+            result = replace(result, report=report)
         finally:
             await line.aclose()
             await providers.aclose()
@@ -149,13 +166,38 @@ async def replay(
     return ReplayResult(
         call=result,
         recorded=recorded,
-        llm_requests=list(server.requests),
+        llm_requests=server.requests[:during_call],
+        after_call_requests=server.requests[during_call:],
         http_requests=list(http.requests),
         caller_offset=offset,
         hung_up_at=line.hung_up_at,
         line=line,
         tts_engine=offline.engine if voice is None else voice.label,
     )
+
+
+async def _after_call(
+    finished: FinishedCall,
+    settings: AfterCallSettings,
+    integrations: IntegrationSettings,
+    output_dir: Path | None,
+) -> CallReport:
+    """The after-call steps, and one try of their deliveries.
+
+    The outbox stays on disk in ``output_dir`` for a look, or in a directory of its own that
+    is removed afterwards.
+    """
+    with tempfile.TemporaryDirectory(prefix="replay-outbox-") as scratch:
+        folder = output_dir if output_dir is not None else Path(scratch)
+        outbox = Outbox(settings.outbox_path or folder / "outbox.sqlite3")
+        try:
+            report = await AfterCall(
+                finished, settings=settings, integrations=integrations, outbox=outbox
+            ).run()
+            await Deliverer(outbox, senders(settings, integrations)).deliver_due()
+        finally:
+            outbox.close()
+    return report
 
 
 def run_replay(folder: str | Path, *, fast: bool, **kwargs: Any) -> ReplayResult:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config.assistant import Outcome
 from ..config.attempt import CallAttempt
 
 
@@ -52,6 +53,38 @@ class CallEvent(BaseModel):
     detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
+class AfterCallStep(BaseModel):
+    """One step run after the call, and how it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: Literal["done", "queued", "skipped", "failed"]
+    """``queued``: handed to the outbox, delivered as soon as possible."""
+    detail: str | None = None
+
+
+class FaqCandidate(BaseModel):
+    """A question the caller asked that the assistant could not answer: a FAQ item to write."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    source: Literal["ai"] = "ai"
+    needs_human_answer: bool = True
+
+
+class AfterCallSection(BaseModel):
+    """What ran after the call: its steps, and the call-level results they produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: list[AfterCallStep] = Field(default_factory=list)
+    outcome: Outcome | None = None
+    outcome_summary: str | None = None
+    faq_candidates: list[FaqCandidate] = Field(default_factory=list)
+
+
 class RuntimeSection(BaseModel):
     """The runtime's additions to the API's call attempt."""
 
@@ -66,6 +99,8 @@ class RuntimeSection(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     events: list[CallEvent] = Field(default_factory=list)
     error: str | None = None
+    after_call: AfterCallSection | None = None
+    """Filled once the steps after the call have run."""
 
 
 class CallReport(CallAttempt):

@@ -13,11 +13,12 @@ with replayed media and stand-in providers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from ..config.spec import CallSpec
 from ..errors import CallNotRun, ConfigError, ConfigFetchError, ProviderConfigError
 from ..log import logger
 from ..media.ports import MediaPort
+from ..post_call.delivery import Deliverer
+from ..post_call.outbox import Outbox
+from ..post_call.pipeline import AfterCall, FinishedCall, senders
 from ..providers import Providers
 from ..report.model import CallEvent, CallReport, RuntimeSection
 from ..telephony.livekit import LiveKitTelephony, OutboundDial, delete_room
@@ -61,10 +65,19 @@ ProvidersFactory = Callable[[CallSpec], Providers]
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """The report of a job's call and where it was written."""
+    """The report of a job's call, where it was written, and what its after-call steps need."""
 
     report: CallReport
     report_path: Path | None
+    finished: FinishedCall | None = None
+    """The call, for its after-call steps (None when its config could not even be read)."""
+    providers: Providers | None = None
+    """The call's providers, still open for the after-call steps: ``finish_call_job`` closes
+    them."""
+
+
+AFTER_CALL_BUDGET = 120.0
+"""Seconds the job tries the deliveries itself; the worker's delivery loop does the rest."""
 
 
 async def run_call_job(
@@ -74,26 +87,60 @@ async def run_call_job(
     connect_line: LineFactory,
     make_providers: ProvidersFactory,
 ) -> JobOutcome:
-    """Run the call of ``ctx`` to its end, write its report, and end the job."""
+    """Run the call of ``ctx`` to its end, write its report, and end the job.
+
+    The after-call steps come next, in ``finish_call_job`` (the worker runs it once the job's
+    room is gone, in its ``on_session_end``, which may take longer than the job itself).
+    """
     started = time.time()
     attempt_id = f"att_{uuid.uuid4().hex[:16]}"
     async with utils.http_context.open():
         spec: CallSpec | None = None
+        providers: Providers | None = None
         try:
             spec = await _load_spec(ctx, settings)
             providers = _providers(make_providers, spec)
+            outcome = await _run_on_line(
+                ctx, settings, spec, providers, connect_line, attempt_id, started
+            )
         except CallNotRun as failure:
             outcome = await _not_run(ctx, settings, failure, spec, attempt_id, started)
-        else:
-            try:
-                outcome = await _run_on_line(
-                    ctx, settings, spec, providers, connect_line, attempt_id, started
-                )
-            finally:
+        except BaseException:
+            if providers is not None:
                 await providers.aclose()
+            raise
     _log_summary(outcome)
     ctx.shutdown(reason="call ended")
-    return outcome
+    return replace(outcome, providers=providers)
+
+
+async def finish_call_job(outcome: JobOutcome, settings: WorkerSettings) -> JobOutcome:
+    """Run the after-call steps of the job's call, try its deliveries, close its providers.
+
+    Deliveries not made within ``AFTER_CALL_BUDGET`` stay in the outbox for the worker's
+    delivery loop (or the next worker to start).
+    """
+    try:
+        if outcome.finished is None:
+            return outcome
+        outbox = Outbox(settings.outbox_path)
+        try:
+            report = await AfterCall(
+                outcome.finished,
+                settings=settings.after_call,
+                integrations=settings.integrations,
+                outbox=outbox,
+            ).run()
+            deliverer = Deliverer(outbox, senders(settings.after_call, settings.integrations))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(AFTER_CALL_BUDGET):
+                    await deliverer.deliver_due()
+        finally:
+            outbox.close()
+        return replace(outcome, report=report)
+    finally:
+        if outcome.providers is not None:
+            await outcome.providers.aclose()
 
 
 async def _run_on_line(
@@ -105,10 +152,7 @@ async def _run_on_line(
     attempt_id: str,
     started: float,
 ) -> JobOutcome:
-    try:
-        line = await _connect(connect_line, ctx, settings, spec)
-    except CallNotRun as failure:
-        return await _not_run(ctx, settings, failure, spec, attempt_id, started)
+    line = await _connect(connect_line, ctx, settings, spec)
     try:
         telephony = LiveKitTelephony(
             ctx.api,
@@ -135,7 +179,10 @@ async def _run_on_line(
         result = await CallRunner(spec, providers, ports, options).run()
     finally:
         await line.close()
-    return JobOutcome(result.report, result.report_path)
+    finished = FinishedCall(
+        spec, result.report, result.report_path, result.recording_path, providers.llm
+    )
+    return JobOutcome(result.report, result.report_path, finished)
 
 
 async def _load_spec(ctx: JobContext, settings: WorkerSettings) -> CallSpec:
@@ -200,7 +247,8 @@ async def _not_run(
     path = folder / "report.json"
     path.write_text(report.to_json())
     logger.warning("call %s not run (%s): %s", call_id or "-", failure.end_reason, failure)
-    return JobOutcome(report, path)
+    finished = None if spec is None else FinishedCall(spec, report, path, None, None)
+    return JobOutcome(report, path, finished)
 
 
 def failure_report(

@@ -16,7 +16,7 @@ from ..media.clip_cache import background_path, load_loop
 from ..media.room import OUTPUT_SAMPLE_RATE
 from ..providers import Providers, build_providers, build_vad
 from ..warmup import warm_process
-from .job import ProvidersFactory, run_call_job
+from .job import JobOutcome, ProvidersFactory, finish_call_job, run_call_job
 from .room import connect_room_line
 from .settings import WorkerSettings
 
@@ -26,6 +26,10 @@ loaded (about 0.7 s of CPU per job otherwise). Nothing here may use ``livekit.rt
 its native runtime cannot cross a fork."""
 VAD_KEY = "agent_runtime.vad"
 """Key of the process's preloaded VAD in ``JobProcess.userdata``."""
+OUTCOME_KEY = "agent_runtime.outcome"
+"""Key of the job's outcome in ``JobProcess.userdata``, from the call to its after-call steps."""
+AFTER_CALL_TIMEOUT = 300.0
+"""Seconds the framework gives ``after_call`` (its ``session_end_timeout``)."""
 
 
 def env_providers(settings: WorkerSettings, vad: inference.VAD | None) -> ProvidersFactory:
@@ -60,7 +64,7 @@ async def entrypoint(ctx: JobContext) -> None:
     """The job entrypoint: run the room's phone call (settings were checked at start)."""
     settings = WorkerSettings.from_env(os.environ)
     vad = ctx.proc.userdata.get(VAD_KEY)
-    await run_call_job(
+    ctx.proc.userdata[OUTCOME_KEY] = await run_call_job(
         ctx,
         settings,
         connect_line=connect_room_line,
@@ -68,10 +72,20 @@ async def entrypoint(ctx: JobContext) -> None:
     )
 
 
+async def after_call(ctx: JobContext) -> None:
+    """Once the job's room is gone: the call's after-call steps (``finish_call_job``)."""
+    outcome = ctx.proc.userdata.pop(OUTCOME_KEY, None)
+    if isinstance(outcome, JobOutcome):
+        await finish_call_job(outcome, WorkerSettings.from_env(os.environ))
+
+
 def build_server(settings: WorkerSettings) -> AgentServer:
     """The agent server: explicit dispatch under ``settings.agent_name``."""
     server = AgentServer(
-        setup_fnc=prewarm, initialize_process_timeout=30.0, preload_modules=PRELOAD_MODULES
+        setup_fnc=prewarm,
+        initialize_process_timeout=30.0,
+        preload_modules=PRELOAD_MODULES,
+        session_end_timeout=AFTER_CALL_TIMEOUT,
     )
-    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=after_call)
     return server

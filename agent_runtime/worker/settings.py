@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 from ..call.settings import RuntimeSettings
 from ..config.phone import to_e164
 from ..config.sources import ConfigEndpoint
+from ..post_call.settings import AfterCallSettings
 from ..settings import EnvModel
 
 DEFAULT_AGENT_NAME = "agent-runtime"
@@ -70,6 +71,12 @@ class WorkerSettings(RuntimeSettings):
     config_timeout: float = Field(5.0, gt=0, alias="AGENT_CONFIG_TIMEOUT")
     config_retries: int = Field(3, ge=0, alias="AGENT_CONFIG_RETRIES")
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
+    after_call: AfterCallSettings = Field(default_factory=AfterCallSettings)
+
+    @property
+    def outbox_path(self) -> Path:
+        """The after-call outbox: ``AGENT_OUTBOX_PATH``, else in the report directory."""
+        return self.after_call.outbox_path or self.report_dir / "outbox.sqlite3"
 
     @property
     def config_endpoint(self) -> ConfigEndpoint | None:

@@ -1,0 +1,1 @@
+"""After the call: extracted data, outcome, follow-ups and deliveries that are never lost."""
