@@ -56,6 +56,8 @@ from agent_runtime.worker.settings import WorkerSettings
 
 from .conftest import FIXTURES
 from .fakes_livekit import API_KEY, API_SECRET, ConfigEndpoint, FakeLiveKitServer
+from .test_outbox import SECRET as WEBHOOK_SECRET
+from .test_outbox import Receiver
 
 ORDER_STATUS = FIXTURES / "calls" / "order_status"
 FAKE_ROOM = "fake-room"
@@ -349,6 +351,47 @@ def test_an_outbound_job_not_answered_reports_its_dial_error(
     assert report.transcript == [] and report.answered_at is None
     assert [r.room for r in livekit.requests("DeleteRoom")] == [FAKE_ROOM]
     assert _saved(outcome)["dial_error"] == "busy"
+
+
+def test_status_changes_and_the_end_are_delivered_as_signed_webhooks(
+    tmp_path: Path, livekit_env: Callable[[str], None]
+) -> None:
+    folder = FIXTURES / "calls" / "outbound_answered"
+    receiver = Receiver()
+
+    async def job() -> JobOutcome:
+        async with (
+            serve(receiver.app) as hooks,
+            _recorded_line(FakeLiveKitServer(), livekit_env, folder) as (integrations, line),
+        ):
+            env = {
+                "AGENT_REPORT_DIR": str(tmp_path),
+                "AGENT_CLIP_CACHE_DIR": "off",
+                "LIVEKIT_SIP_OUTBOUND_TRUNK": "ST_outbound",
+                "WEBHOOK_STATUS_EVENTS": "true",
+                "WEBHOOK_SIGNING_SECRET": WEBHOOK_SECRET,
+            }
+            local = integrations.http_tools.model_copy(update={"allow": frozenset({"127.0.0.1"})})
+            document = json.loads((folder / "call.json").read_text())
+            document["call"]["assistant"]["webhook_url"] = f"{hooks}/hook"
+            return await _run_job(
+                line,
+                env,
+                integrations.model_copy(update={"http_tools": local}),
+                json.dumps(document),
+            )
+
+    outcome = run_virtual(job)
+    events = [(e["type"], e["call_attempt"]["status"]) for e in receiver.verified]
+    assert events == [
+        ("call.status", "queued"),
+        ("call.status", "ringing"),
+        ("call.status", "ongoing"),
+        ("call.status", "completed"),
+        ("call.ended", "completed"),
+    ]
+    ids = [headers["webhook-id"] for headers, _ in receiver.received]
+    assert len(set(ids)) == 5 and ids[-1] == f"msg_{outcome.report.id}"
 
 
 # -- calls that cannot run ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from livekit.agents import JobContext, utils
 
 from ..call.ports import CallPorts
 from ..call.runner import CallRunner, RunOptions
+from ..config.attempt import AttemptStatus
 from ..config.loading import parse_json
 from ..config.sources import load_job_metadata
 from ..config.spec import CallSpec
@@ -35,6 +36,7 @@ from ..media.ports import MediaPort
 from ..post_call.delivery import Deliverer
 from ..post_call.outbox import Outbox
 from ..post_call.pipeline import AfterCall, FinishedCall, senders
+from ..post_call.status_events import StatusEvents
 from ..providers import Providers
 from ..report.model import CallEvent, CallReport, RuntimeSection
 from ..telephony.livekit import LiveKitTelephony, OutboundDial, delete_room
@@ -153,6 +155,14 @@ async def _run_on_line(
     started: float,
 ) -> JobOutcome:
     line = await _connect(connect_line, ctx, settings, spec)
+    outbox = Outbox(settings.outbox_path)
+    status_events = _status_events(settings, spec, attempt_id, outbox)
+
+    def on_status(status: AttemptStatus) -> None:
+        logger.info("call %s: %s", spec.call.id, status)
+        if status_events is not None:
+            status_events.publish(status)
+
     try:
         telephony = LiveKitTelephony(
             ctx.api,
@@ -173,16 +183,35 @@ async def _run_on_line(
             clip_store=call.clip_store(),
             transfer_line=call.transfer_line or None,
             turn=call.turn(),
-            on_status=lambda status: logger.info("call %s: %s", spec.call.id, status),
+            on_status=on_status,
         )
         ports = CallPorts(line.media, telephony, settings.integrations)
         result = await CallRunner(spec, providers, ports, options).run()
     finally:
         await line.close()
+        if status_events is not None:
+            await status_events.aclose()
+        outbox.close()
     finished = FinishedCall(
         spec, result.report, result.report_path, result.recording_path, providers.llm
     )
     return JobOutcome(result.report, result.report_path, finished)
+
+
+def _status_events(
+    settings: WorkerSettings, spec: CallSpec, attempt_id: str, outbox: Outbox
+) -> StatusEvents | None:
+    url = spec.assistant.webhook_url
+    if url is None or not settings.after_call.webhook.status_events:
+        return None
+    return StatusEvents(
+        outbox,
+        url=url,
+        call_id=spec.call.id,
+        attempt_id=attempt_id,
+        settings=settings.after_call.webhook,
+        policy=settings.integrations.http_tools.policy,
+    )
 
 
 async def _load_spec(ctx: JobContext, settings: WorkerSettings) -> CallSpec:
