@@ -73,25 +73,7 @@ async def connect_room_line(ctx: JobContext, settings: WorkerSettings, spec: Cal
     if spec.call.direction == "outbound":
         return await _outbound_line(ctx, settings, spec)
     caller = await wait_for_answered_caller(ctx.room, within=settings.caller_timeout)
-    answered_at = time.time()
-    presence = CallerPresence(ctx.room, caller.identity)
-    try:
-        media = await RoomMedia.open(ctx.room, caller.identity)
-    except BaseException:
-        presence.close()
-        raise
-
-    async def close() -> None:
-        presence.close()
-        await media.aclose()
-
-    return CallLine(
-        media=media,
-        participant=caller,
-        caller_gone=presence.gone,
-        answered_at=answered_at,
-        close=close,
-    )
+    return await _line(ctx.room, caller, answered_at=time.time(), dial=None)
 
 
 def outbound_dial(settings: WorkerSettings, spec: CallSpec) -> OutboundDial:
@@ -122,9 +104,23 @@ def outbound_dial(settings: WorkerSettings, spec: CallSpec) -> OutboundDial:
 
 async def _outbound_line(ctx: JobContext, settings: WorkerSettings, spec: CallSpec) -> CallLine:
     dial = outbound_dial(settings, spec)
-    presence = CallerPresence(ctx.room, dial.identity, joined=False)
+    callee = SipParticipant(dial.identity, dial.to, dial.from_number)
+    return await _line(ctx.room, callee, answered_at=None, dial=dial)
+
+
+async def _line(
+    room: rtc.Room,
+    caller: SipParticipant,
+    *,
+    answered_at: float | None,
+    dial: OutboundDial | None,
+) -> CallLine:
+    """The line of ``caller``: who is present, and the media (an outbound callee is not yet
+    in the room, and the media does not wait for them).
+    """
+    presence = CallerPresence(room, caller.identity, joined=dial is None)
     try:
-        media = await RoomMedia.open(ctx.room, dial.identity, wait_for_subscriber=False)
+        media = await RoomMedia.open(room, caller.identity, wait_for_subscriber=dial is None)
     except BaseException:
         presence.close()
         raise
@@ -135,9 +131,9 @@ async def _outbound_line(ctx: JobContext, settings: WorkerSettings, spec: CallSp
 
     return CallLine(
         media=media,
-        participant=SipParticipant(dial.identity, dial.to, dial.from_number),
+        participant=caller,
         caller_gone=presence.gone,
-        answered_at=None,
+        answered_at=answered_at,
         dial=dial,
         close=close,
     )
