@@ -115,8 +115,9 @@ async def _line(
     answered_at: float | None,
     dial: OutboundDial | None,
 ) -> CallLine:
-    """The line of ``caller``: who is present, and the media (an outbound callee is not yet
-    in the room, and the media does not wait for them).
+    """The line of ``caller``: who is present, and the media.
+
+    An outbound callee is not in the room yet: the media does not wait for them.
     """
     presence = CallerPresence(room, caller.identity, joined=dial is None)
     try:
