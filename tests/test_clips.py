@@ -16,7 +16,7 @@ from livekit.agents import APIStatusError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
 from agent_runtime.call.clip_store import ClipStore
-from agent_runtime.call.clips import ClipCache, Clips, StaticSentence
+from agent_runtime.call.clips import FIRST_ALONE_AT_MOST, ClipCache, Clips, StaticSentence
 from agent_runtime.call.settings import CallSettings
 
 RATE = 24000
@@ -205,3 +205,32 @@ def test_the_store_is_chosen_by_the_environment(tmp_path: Path) -> None:
     assert chosen is not None and chosen.directory == tmp_path
     default = store({})
     assert default is not None and default.directory.parts[-2:] == ("agent-runtime", "clips")
+
+
+async def test_the_greeting_renders_alone_before_the_other_sentences() -> None:
+    hold = asyncio.Event()
+    engine = FakeTTS(hold=hold)
+    sentences = {
+        "first_sentence": StaticSentence(GREETING),
+        "end_of_call_sentence": StaticSentence("Goodbye."),
+        "failure_line": StaticSentence("Sorry, one moment."),
+    }
+    clips = start(Clips(engine, VOICE, sentences, cache=ClipCache()))
+    assert await clips.stream("first_sentence", first_frame_within=1.0) is not None
+    await asyncio.sleep(0.05)
+    assert engine.requests == [GREETING]  # the greeting has the TTS to itself
+    hold.set()
+    assert await clips.get("failure_line", wait_at_most=2.0) is not None
+    assert sorted(engine.requests) == sorted(s.text for s in sentences.values())
+    await clips.aclose()
+
+
+async def test_a_greeting_stuck_in_the_tts_does_not_hold_the_other_sentences_for_ever() -> None:
+    engine = FakeTTS(hold=asyncio.Event(), silent_until_released=True)
+    sentences = {"first_sentence": StaticSentence(GREETING), "failure_line": StaticSentence("x")}
+    clips = start(Clips(engine, VOICE, sentences, cache=ClipCache()))
+    await asyncio.sleep(FIRST_ALONE_AT_MOST / 2)
+    assert engine.requests == [GREETING]
+    await asyncio.sleep(FIRST_ALONE_AT_MOST / 2 + 0.3)
+    assert engine.requests == [GREETING, "x"]
+    await clips.aclose()

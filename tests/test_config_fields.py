@@ -342,3 +342,20 @@ def test_unknown_fields_are_ignored_with_a_warning(minimal_assistant: dict[str, 
 def test_prompt_variables_accept_scalars(minimal_assistant: dict[str, Any]) -> None:
     spec = _load({"prompt": "{{age}} {{vip}}"}, prompt_variables={"age": 42, "vip": True})
     assert spec.instructions == "42 true"
+
+
+def test_faq_items_waiting_for_a_human_answer_are_not_given_as_answers(
+    minimal_assistant: dict[str, Any],
+) -> None:
+    faq = [
+        {"question": "Do you ship abroad?", "answer": "Yes, to the EU.", "source": "human"},
+        {
+            "question": "Do you ship to Canada?",
+            "answer": "Probably yes?",
+            "source": "ai",
+            "needs_human_answer": True,
+        },
+    ]
+    spec = _load({**minimal_assistant, "faq_items": faq})
+    assert "Do you ship abroad?" in spec.instructions
+    assert "Canada" not in spec.instructions

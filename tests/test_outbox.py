@@ -26,6 +26,8 @@ from agent_runtime.post_call.outbox import Outbox
 from agent_runtime.post_call.webhook import WebhookSettings, send_webhook, webhook_payload
 from agent_runtime.replay.clock import run_virtual
 from agent_runtime.replay.local_server import serve
+from agent_runtime.worker.deliveries import DeliveryLoop
+from agent_runtime.worker.settings import WorkerSettings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LOCAL = EgressPolicy(allow=frozenset({"127.0.0.1"}))
@@ -296,3 +298,34 @@ def test_the_signing_secret_is_checked() -> None:
 def test_the_body_is_the_event_as_json() -> None:
     payload = webhook_payload("https://hooks.acme.example", "msg_1", {"a": "é"})
     assert json.loads(payload["body"]) == {"a": "é"}
+
+
+async def test_the_workers_delivery_loop_delivers_what_a_job_left(tmp_path: Path) -> None:
+    receiver = Receiver()
+    async with serve(receiver.app) as base:
+        env = {
+            "AGENT_REPORT_DIR": str(tmp_path),
+            "WEBHOOK_SIGNING_SECRET": SECRET,
+            "HTTP_TOOLS_ALLOW": "127.0.0.1",
+        }
+        settings = WorkerSettings.from_env(env)
+        outbox = Outbox(settings.outbox_path)
+        try:
+            payload = webhook_payload(f"{base}/hook", "msg_att_9", {"type": "call.ended"})
+            outbox.add("webhook:att_9", "webhook", payload)
+            outbox.later("webhook:att_9", at=time.time(), reason="HTTP 503")  # the job's try
+            loop = DeliveryLoop(settings, poll=0.05)
+            loop.start()
+            try:
+                for _ in range(200):
+                    delivery = outbox.get("webhook:att_9")
+                    if delivery is not None and delivery.state == "done":
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await asyncio.to_thread(loop.stop)
+            delivery = outbox.get("webhook:att_9")
+            assert delivery is not None and delivery.state == "done"
+        finally:
+            outbox.close()
+    assert len(receiver.verified) == 1

@@ -58,6 +58,10 @@ class ClipCache:
             self._clips.popitem(last=False)
 
 
+FIRST_ALONE_AT_MOST = 2.0
+"""Seconds the first sentence renders alone, at most: a TTS stuck on it does not hold the others
+back for the whole call."""
+
 PROCESS_CLIPS = ClipCache()
 """The clip cache of this process."""
 
@@ -112,6 +116,10 @@ class Rendering:
             await self._grown.wait()
         return bool(self._frames)
 
+    async def done(self, *, wait_at_most: float) -> None:
+        """Wait until the TTS has finished or failed, or the time is up (never raises)."""
+        await asyncio.wait([self._clip], timeout=wait_at_most)
+
     async def clip(self) -> Clip:
         """Wait for the complete clip."""
         return await asyncio.shield(self._clip)
@@ -148,7 +156,10 @@ class Clips:
     """The static sentences of one call, rendering in the background once ``start`` is called.
 
     Sentences already in the process's memory are ready at once; a shareable sentence is looked
-    for in the disk store (read in a thread, off the event loop), then synthesised.
+    for in the disk store (read in a thread, off the event loop), then synthesised. The first
+    sentence to produce (in the mapping's order: the greeting first) has the CPU and the TTS to
+    itself; the others start once it is rendered (or after ``FIRST_ALONE_AT_MOST``), so they do not
+    delay the caller's first word.
     """
 
     def __init__(
@@ -175,6 +186,7 @@ class Clips:
         engine = self._engine
         if engine is None:
             return
+        first: Rendering | None = None
         for name, sentence in self._sentences.items():
             if sentence is None or not sentence.text:
                 continue
@@ -187,16 +199,25 @@ class Clips:
                 continue
             rendering = Rendering(sentence.text)
             self._renders[name] = rendering
-            self._tasks.spawn(self._produce(engine, store, rendering), name=f"clip-{name}")
+            produce = self._produce(engine, store, rendering, after=first)
+            self._tasks.spawn(produce, name=f"clip-{name}")
+            first = first or rendering
 
     async def _keep(self, store: ClipStore, clip: Clip) -> None:
         await asyncio.to_thread(store.save_if_missing, self._voice_key, clip.text, clip.frames)
 
     async def _produce(
-        self, engine: tts.TTS, store: ClipStore | None, rendering: Rendering
+        self,
+        engine: tts.TTS,
+        store: ClipStore | None,
+        rendering: Rendering,
+        *,
+        after: Rendering | None,
     ) -> None:
         text = rendering.text
         try:
+            if after is not None:
+                await after.done(wait_at_most=FIRST_ALONE_AT_MOST)
             stored = None
             if store is not None:
                 stored = await asyncio.to_thread(store.load, self._voice_key, text)

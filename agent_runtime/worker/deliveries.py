@@ -23,8 +23,9 @@ POLL_SECONDS = 10.0
 class DeliveryLoop:
     """A thread that delivers the outbox until ``stop``."""
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: WorkerSettings, *, poll: float = POLL_SECONDS) -> None:
         self._settings = settings
+        self._poll = poll
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="after-call-deliveries", daemon=True)
         self._task: asyncio.Task[None] | None = None
@@ -60,6 +61,6 @@ class DeliveryLoop:
         try:
             deliverer = Deliverer(outbox, senders(settings.after_call, settings.integrations))
             logger.info("delivering after-call results from %s", settings.outbox_path)
-            await deliverer.run(poll=POLL_SECONDS)
+            await deliverer.run(poll=self._poll)
         finally:
             outbox.close()
