@@ -68,6 +68,17 @@ def test_order_status_tool_call_reaches_the_service_without_leaking_the_token() 
     assert events[0].detail["outcome"] == "200"
 
 
+def test_the_demo_call_decides_its_outcome_after_the_call() -> None:
+    after_call = replayed("order_status").call.report.runtime.after_call
+    assert after_call is not None
+    assert [(s.name, s.status) for s in after_call.steps] == [
+        ("outcome", "done"),
+        ("faq_candidates", "done"),
+    ]
+    assert after_call.outcome == "completed"
+    assert after_call.outcome_summary is not None and "427" in after_call.outcome_summary
+
+
 def test_interruption_stops_the_agent_within_a_fraction_of_a_second() -> None:
     result = replayed("interruption")
     barge_in = caller_speech(result)[1][0]
