@@ -329,3 +329,27 @@ async def test_the_workers_delivery_loop_delivers_what_a_job_left(tmp_path: Path
         finally:
             outbox.close()
     assert len(receiver.verified) == 1
+
+
+def test_without_a_secret_the_webhook_goes_unsigned_and_the_log_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    received: list[dict[str, str]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(dict(request.headers))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+
+    async def main() -> str:
+        async with serve(app) as base:
+            payload = webhook_payload(f"{base}/hook", "msg_u", {"type": "call.ended"})
+            settings = WebhookSettings.from_env({})
+            return await send_webhook(payload, settings=settings, policy=LOCAL)
+
+    assert _run(main) == "HTTP 200"
+    (headers,) = received
+    assert headers["webhook-id"] == "msg_u" and "webhook-signature" not in headers
+    assert "webhook sent unsigned: WEBHOOK_SIGNING_SECRET is not set" in caplog.text

@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 
 from ..errors import DeliveryError
 from ..integrations.egress import EgressPolicy, EgressRefused, TooManyRedirects, request
+from ..log import logger
 from ..settings import EnvModel
 
 _RETRY_STATUSES = frozenset({408, 425, 429})
@@ -75,6 +76,8 @@ async def send_webhook(
     if settings.signing_secret is not None:
         signer = Webhook(settings.signing_secret.get_secret_value())
         headers["webhook-signature"] = signer.sign(str(payload["id"]), now, body)
+    else:
+        logger.warning("webhook sent unsigned: WEBHOOK_SIGNING_SECRET is not set")
     try:
         answer = await request(
             "POST",
