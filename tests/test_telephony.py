@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from livekit import api, rtc
+from livekit.agents import AgentSession
 from livekit.protocol.sip import SIPTransferStatus, TransferSIPParticipantResponse
 
 from agent_runtime.call.keys import PAUSE as KEYS_PAUSE
+from agent_runtime.call.keys import KeyCollector
 from agent_runtime.config.loading import spec_from_document
 from agent_runtime.errors import CallNotRun, DialFailed, TransferFailed
 from agent_runtime.replay.clock import run_virtual
@@ -145,16 +147,21 @@ def _line(
 
 
 def test_keys_are_sent_paced_with_their_codes() -> None:
+    reported: list[str] = []
+
     async def main() -> list[tuple[float, int, str]]:
         publisher = RecordingPublisher()
         lkapi = api.LiveKitAPI("http://127.0.0.1:9", API_KEY, API_SECRET)
         try:
-            await _line(lkapi, rtc.Room(), dtmf=publisher).send_keys("1w#*")
+            line = _line(lkapi, rtc.Room(), dtmf=publisher)
+            line.on_keys_sent(reported.append)
+            await line.send_keys("1w#*")
         finally:
             await lkapi.aclose()
         return publisher.sent
 
     sent = run_virtual(main)
+    assert reported == ["1w#*"]  # once, after the last key
     assert [(code, digit) for _, code, digit in sent] == [(1, "1"), (11, "#"), (10, "*")]
     times = [at - sent[0][0] for at, _, _ in sent]
     assert times == pytest.approx([0.0, 0.5 + 0.3, 0.5 + 0.6])  # the w waits half a second
@@ -442,6 +449,20 @@ def test_a_call_not_answered_is_reported_with_no_transcript(name: str, after: fl
     statuses = [e.detail["status"] for e in report.runtime.events if e.type == "status"]
     assert statuses == ["queued", "ringing", "error"]
     assert result.llm_requests == []
+
+
+def test_keys_sent_are_a_report_event_counting_them() -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def event(type: str, **detail: Any) -> None:
+        events.append((type, detail))
+
+    async def main() -> None:
+        keys = KeyCollector(AgentSession(), active=lambda: True, event=event)
+        keys.sent("12w#")
+
+    asyncio.run(main())
+    assert events == [("keys_sent", {"count": 3})]
 
 
 @pytest.mark.replay

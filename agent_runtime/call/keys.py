@@ -2,7 +2,8 @@
 
 Keys are collected until ``#`` or a pause of ``PAUSE`` seconds, then given to the LLM as what
 the caller said (``Keys pressed: 4711#``): an account number typed on the keypad is one turn,
-in the transcript like speech, and a ``keys_received`` event in the report.
+in the transcript like speech, and a ``keys_received`` event in the report. Keys the agent's side
+sends are a ``keys_sent`` event.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 from collections.abc import Callable
 
 from livekit.agents import AgentSession
+
+from ..telephony.dtmf import PAUSE as PAUSE_KEY
 
 PAUSE = 2.0
 """Seconds without a key after which the keys pressed so far are one turn."""
@@ -49,6 +52,13 @@ class KeyCollector:
             self._flush()
         else:
             self._timer = asyncio.get_running_loop().call_later(PAUSE, self._flush)
+
+    def sent(self, keys: str) -> None:
+        """Keys the agent's side sent down the line: a ``keys_sent`` event (how many, not which).
+
+        The keys themselves are in the transcript, as the arguments of the tool that sent them.
+        """
+        self._event("keys_sent", count=sum(key != PAUSE_KEY for key in keys))
 
     def _flush(self) -> None:
         self._timer = None

@@ -288,6 +288,7 @@ class CallRunner:
         self._recorder.event("call_started")
         self._keys = KeyCollector(session, active=self._active, event=self._recorder.event)
         self._ports.telephony.on_keys(self._keys.press)
+        self._ports.telephony.on_keys_sent(self._keys.sent)
         if options.typed_turns is not None:
             self._tasks.spawn(self._take_typed_turns(session, options.typed_turns), name="typed")
         await self._supervise(

@@ -178,6 +178,7 @@ class LiveKitTelephony:
         self._dial = dial
         self._dtmf = dtmf
         self._listeners: list[KeyListener] = []
+        self._sent_listeners: list[KeyListener] = []
         self._hung_up = False
         room.on("sip_dtmf_received", self._on_dtmf)
 
@@ -251,10 +252,16 @@ class LiveKitTelephony:
                 await publisher.publish_dtmf(code=key_code(key), digit=key)
             except Exception as err:  # the room's native client: any failure is the line's
                 raise TelephonyError(f"sending a key failed: {type(err).__name__}") from None
+        for listener in self._sent_listeners:
+            listener(checked)
 
     def on_keys(self, listener: KeyListener) -> None:
         """Call ``listener`` with each key the caller presses."""
         self._listeners.append(listener)
+
+    def on_keys_sent(self, listener: KeyListener) -> None:
+        """Call ``listener`` with each string of keys sent."""
+        self._sent_listeners.append(listener)
 
     def _on_dtmf(self, event: rtc.SipDTMF) -> None:
         participant = event.participant

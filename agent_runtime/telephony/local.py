@@ -23,6 +23,7 @@ class LocalLine:
         self.caller_left = asyncio.Event()
         self._notice = notice or (lambda _: None)
         self._listeners: list[KeyListener] = []
+        self._sent_listeners: list[KeyListener] = []
         self._answered_at: float | None = None
         self.sent_keys: list[str] = []
         self.transferred_to: str | None = None
@@ -50,6 +51,12 @@ class LocalLine:
         checked = check_keys(keys)
         self.sent_keys.append(checked)
         self._notice(f"agent pressed {checked}")
+        for listener in self._sent_listeners:
+            listener(checked)
+
+    def on_keys_sent(self, listener: KeyListener) -> None:
+        """Call ``listener`` with each string of keys sent."""
+        self._sent_listeners.append(listener)
 
     def on_keys(self, listener: KeyListener) -> None:
         """Keys typed at the console reach ``listener`` through ``press``."""

@@ -67,6 +67,10 @@ class TelephonyPort(Protocol):
         """Call ``listener`` with every key the person on the line presses from now on."""
         ...
 
+    def on_keys_sent(self, listener: KeyListener) -> None:
+        """Call ``listener`` with each string of keys ``send_keys`` has sent, once sent."""
+        ...
+
     async def transfer(self, to: str) -> None:
         """Hand the call over to ``to`` (an E.164 number); ``TransferFailed`` when refused.
 

@@ -95,6 +95,7 @@ class RecordedLine:
         self._participant = participant
         self._ringing_timeout = ringing_timeout
         self._listeners: list[KeyListener] = []
+        self._sent_listeners: list[KeyListener] = []
         self._tasks = TaskSet()
         self._answered_at: float | None = None
         self.sent_keys: list[tuple[float, str]] = []
@@ -147,6 +148,12 @@ class RecordedLine:
         self.sent_keys.append((self._playhead(), checked))
         for key in checked:
             await asyncio.sleep(PAUSE_SECONDS if key == PAUSE else KEY_GAP)
+        for listener in self._sent_listeners:
+            listener(checked)
+
+    def on_keys_sent(self, listener: KeyListener) -> None:
+        """Call ``listener`` with each string of keys sent."""
+        self._sent_listeners.append(listener)
 
     def on_keys(self, listener: KeyListener) -> None:
         """Press the recorded keys to ``listener`` at their times."""
