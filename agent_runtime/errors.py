@@ -30,6 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config.attempt import DialError
 
 
 class AgentRuntimeError(Exception):
@@ -134,7 +138,7 @@ class DialFailed(TelephonyError):
         self,
         message: str,
         *,
-        dial_error: str,
+        dial_error: DialError,
         sip_status: int | None = None,
         sip_reason: str | None = None,
     ) -> None:

@@ -174,3 +174,23 @@ def test_an_extraction_that_stays_invalid_fails_alone(tmp_path: Path) -> None:
     assert len(extraction) == 2  # one corrective retry, then no more
     (event,) = _webhooks(result)
     assert event["call_attempt"]["structured_output"] is None
+
+
+def test_a_recording_that_cannot_be_signed_fails_alone(
+    tmp_path: Path,
+    endpoint: str,  # noqa: F811  (the fixtures imported above)
+    bucket: str,  # noqa: F811
+) -> None:
+    # storage configured, but no credentials anywhere (the fixture hides this machine's AWS set-up)
+    env = {"RECORDINGS_S3_BUCKET": bucket, "RECORDINGS_S3_ENDPOINT_URL": endpoint}
+    result = run_replay(FULL, fast=True, output_dir=tmp_path / "out", env=env)
+    report = result.call.report
+    after = report.runtime.after_call
+    assert after is not None
+    steps = {s.name: (s.status, s.detail) for s in after.steps}
+    status, detail = steps["recording"]
+    assert status == "failed" and "cannot be signed (NoCredentialsError)" in (detail or "")
+    assert steps["faq_candidates"][0] == "done" and steps["webhook"][0] == "queued"
+    assert report.recording_url is not None and report.recording_url.startswith("file:")
+    (event,) = _webhooks(result)  # the rest of the run went on
+    assert event["call_attempt"]["recording_url"] == report.recording_url

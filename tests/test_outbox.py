@@ -23,6 +23,7 @@ from agent_runtime.errors import DeliveryError
 from agent_runtime.integrations.egress import EgressPolicy
 from agent_runtime.post_call.delivery import Deliverer, RetryPolicy
 from agent_runtime.post_call.outbox import Outbox
+from agent_runtime.post_call.status_events import StatusEvents
 from agent_runtime.post_call.webhook import WebhookSettings, send_webhook, webhook_payload
 from agent_runtime.replay.clock import run_virtual
 from agent_runtime.replay.local_server import serve
@@ -353,3 +354,38 @@ def test_without_a_secret_the_webhook_goes_unsigned_and_the_log_says_so(
     (headers,) = received
     assert headers["webhook-id"] == "msg_u" and "webhook-signature" not in headers
     assert "webhook sent unsigned: WEBHOOK_SIGNING_SECRET is not set" in caplog.text
+
+
+def test_status_events_deliver_their_own_and_leave_other_calls_deliveries_alone(
+    tmp_path: Path,
+) -> None:
+    receiver = Receiver()
+
+    async def main() -> None:
+        outbox = Outbox(tmp_path / "outbox.sqlite3")
+        try:
+            # another job's SMS, due now: only a sender of SMS may try it
+            outbox.add("sms:att_other", "sms", {"to": "+14155550123"}, at_most_once=True)
+            async with serve(receiver.app) as base:
+                events = StatusEvents(
+                    outbox,
+                    url=f"{base}/hook",
+                    call_id="call_1",
+                    attempt_id="att_1",
+                    settings=_settings(),
+                    policy=LOCAL,
+                )
+                for status in ("queued", "ringing", "ongoing"):
+                    events.publish(status)
+                await events.aclose()
+            other = outbox.get("sms:att_other")
+            assert other is not None and (other.state, other.attempts) == ("pending", 0)
+            for status in ("queued", "ringing", "ongoing"):
+                mine = outbox.get(f"status:att_1:{status}")
+                assert mine is not None and mine.state == "done"
+        finally:
+            outbox.close()
+
+    _run(main)
+    sent = [json.loads(body)["call_attempt"]["status"] for _, body in receiver.received]
+    assert sent == ["queued", "ringing", "ongoing"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast, get_args
 
 from ..config.attempt import AttemptStatus, DialError, EndedBy
 from ..errors import DialFailed
@@ -29,9 +28,9 @@ TRANSFERRED = Outcome("agent", "transfer")
 
 def not_answered(failure: DialFailed) -> Outcome:
     """The outcome of an outbound call that was not answered."""
-    known = failure.dial_error in get_args(DialError)
-    kind = cast(DialError, failure.dial_error if known else "non_classified_error")
-    return Outcome("system", "dial_error", status="error", error=str(failure), dial_error=kind)
+    return Outcome(
+        "system", "dial_error", status="error", error=str(failure), dial_error=failure.dial_error
+    )
 
 
 class CallEnding:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +67,13 @@ class Deliverer:
         self._lease = lease
         self._rng = rng or random.Random()
 
-    async def deliver_due(self) -> int:
-        """Try every delivery due now, in the order they were added; how many were tried."""
+    async def deliver_due(self, *, keys: Collection[str] | None = None) -> int:
+        """Try every delivery due now (``keys``: only these), oldest first; how many were tried."""
         tried = 0
         while True:
-            batch = await asyncio.to_thread(self._outbox.claim, now=time.time(), lease=self._lease)
+            batch = await asyncio.to_thread(
+                self._outbox.claim, now=time.time(), lease=self._lease, keys=keys
+            )
             if not batch:
                 return tried
             for delivery in batch:

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -93,12 +94,23 @@ class Outbox:
             )
             return cursor.rowcount == 1
 
-    def claim(self, *, now: float, lease: float, limit: int = 20) -> list[Delivery]:
+    def claim(
+        self,
+        *,
+        now: float,
+        lease: float,
+        limit: int = 20,
+        keys: Collection[str] | None = None,
+    ) -> list[Delivery]:
         """The deliveries due at ``now``, claimed for ``lease`` seconds, oldest first.
 
-        An at-most-once delivery whose try was cut (its lease ran out while ``sending``) is
-        given up instead: it may have been sent.
+        ``keys``: only these (one call's own deliveries); all of them by default. An
+        at-most-once delivery whose try was cut (its lease ran out while ``sending``) is given
+        up instead: it may have been sent.
         """
+        only = ""
+        if keys is not None:
+            only = f" AND key IN ({', '.join('?' * len(keys))})" if keys else " AND 0"
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -111,8 +123,8 @@ class Outbox:
                 rows = self._db.execute(
                     "SELECT key FROM deliveries"
                     " WHERE state IN ('pending', 'sending') AND next_at <= ? AND lease_until <= ?"
-                    " ORDER BY created_at, key LIMIT ?",
-                    (now, now, limit),
+                    f"{only} ORDER BY created_at, key LIMIT ?",
+                    (now, now, *(keys or ()), limit),
                 ).fetchall()
                 keys = [row[0] for row in rows]
                 self._db.executemany(

@@ -24,6 +24,7 @@ from typing import Any
 from livekit.agents import llm
 
 from ..config.spec import CallSpec
+from ..errors import DeliveryError
 from ..integrations.settings import IntegrationSettings
 from ..integrations.sms_setup import sending_number
 from ..report.model import AfterCallSection, AfterCallStep, CallReport, FaqCandidate
@@ -78,6 +79,8 @@ class AfterCall:
         self._integrations = integrations
         self._outbox = outbox
         self._steps = _Steps()
+        self.queued: list[str] = []
+        """The outbox keys of this call's deliveries, once ``run`` has queued them."""
         report = call.report
         self._text_llm = call.model if isinstance(call.model, llm.LLM) else None
         self._transcript = transcript_text(report)
@@ -209,8 +212,13 @@ class AfterCall:
             return None
         call = self._call
         key = object_key(storage, call_id=call.spec.call.id, attempt_id=call.report.id)
+        try:  # signing first: without credentials to sign with, no upload would work either
+            url = await asyncio.to_thread(recording_url, storage, key)
+        except DeliveryError as err:
+            self._steps.record("recording", "failed", str(err))
+            return None
         await self._queue("recording", "upload", {"path": str(path), "key": key})
-        return recording_url(storage, key)
+        return url
 
     async def _faq(self) -> list[FaqCandidate]:
         if not self._spoke:
@@ -249,7 +257,9 @@ class AfterCall:
         )
         event = call_ended_event(spec, report)
         payload = webhook_payload(url, f"msg_{report.id}", event)
-        await asyncio.to_thread(self._outbox.add, f"webhook:{report.id}", "webhook", payload)
+        key = f"webhook:{report.id}"
+        await asyncio.to_thread(self._outbox.add, key, "webhook", payload)
+        self.queued.append(key)
         return report
 
     # -- helpers ------------------------------------------------------------------------------
@@ -270,6 +280,7 @@ class AfterCall:
         added = await asyncio.to_thread(
             self._outbox.add, key, kind, payload, at_most_once=at_most_once
         )
+        self.queued.append(key)
         self._steps.record(name, "queued", None if added else "already queued")
 
 

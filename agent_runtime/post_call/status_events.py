@@ -67,7 +67,7 @@ class StatusEvents:
         if after is not None:
             await asyncio.wait([after])
         await asyncio.to_thread(self._outbox.add, key, "webhook", dict(payload))
-        await self._deliverer.deliver_due()
+        await self._deliverer.deliver_due(keys=[key])
 
     async def aclose(self) -> None:
         """Give the last events a short while, then leave them to the delivery loop."""

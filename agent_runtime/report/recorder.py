@@ -22,7 +22,7 @@ from livekit.agents.voice.events import (
     UserStateChangedEvent,
 )
 
-from ..config.attempt import AttemptResult, TranscriptRow
+from ..config.attempt import AttemptResult, DialError, TranscriptRow
 from ..config.spec import CallSpec
 from ..media.output import CallAudioOutput
 from .model import (
@@ -202,7 +202,7 @@ class ReportRecorder:
         recording_url: str | None = None,
         error: str | None = None,
         structured_output: dict[str, Any] | None = None,
-        dial_error: str | None = None,
+        dial_error: DialError | None = None,
     ) -> CallReport:
         """The report as it stands, with the call's end."""
         call = self._spec.call

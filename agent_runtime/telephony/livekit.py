@@ -27,6 +27,7 @@ import aiohttp
 from livekit import api, rtc
 from livekit.protocol.sip import SIPTransferReason, SIPTransferStatus
 
+from ..config.attempt import DialError
 from ..errors import DialFailed, TelephonyError, TransferFailed
 from ..log import logger
 from .dial_errors import dial_error_of, refusal_words
@@ -70,6 +71,7 @@ def telephony_error(err: api.TwirpError, action: str) -> TelephonyError:
 def dial_failure(err: api.TwirpError) -> DialFailed:
     """Why ``CreateSIPParticipant`` did not end in an answer."""
     status, reason = _sip_status(err)
+    kind: DialError
     if status is not None:
         kind = dial_error_of(status, reason)
     elif err.code == api.TwirpErrorCode.DEADLINE_EXCEEDED:
@@ -214,7 +216,9 @@ class LiveKitTelephony:
         except api.TwirpError as err:
             raise dial_failure(err) from None
         except (TimeoutError, aiohttp.ClientError) as err:
-            kind = "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
+            kind: DialError = (
+                "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
+            )
             raise DialFailed(
                 f"the call was not placed: {type(err).__name__}", dial_error=kind
             ) from None

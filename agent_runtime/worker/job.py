@@ -127,16 +127,17 @@ async def finish_call_job(outcome: JobOutcome, settings: WorkerSettings) -> JobO
             return outcome
         outbox = Outbox(settings.outbox_path)
         try:
-            report = await AfterCall(
+            after_call = AfterCall(
                 outcome.finished,
                 settings=settings.after_call,
                 integrations=settings.integrations,
                 outbox=outbox,
-            ).run()
+            )
+            report = await after_call.run()
             deliverer = Deliverer(outbox, senders(settings.after_call, settings.integrations))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(AFTER_CALL_BUDGET):
-                    await deliverer.deliver_due()
+                    await deliverer.deliver_due(keys=after_call.queued)
         finally:
             outbox.close()
         return replace(outcome, report=report)
