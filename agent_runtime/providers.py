@@ -231,12 +231,16 @@ def build_stt(settings: ProviderSettings, clients: Clients) -> stt.STT:
     )
 
 
+VAD_MIN_SILENCE = 0.25
+"""Seconds of silence the VAD needs to end a stretch of speech (it reports the end that late)."""
+
+
 def build_vad(executor: Executor | None = None) -> inference.VAD:
     """The offline VAD of ``livekit-local-inference`` (its model is loaded once per process).
 
     ``executor`` runs the inference; by default each stream gets a one-thread pool.
     """
-    return inference.VAD(min_silence_duration=0.25, executor=executor)
+    return inference.VAD(min_silence_duration=VAD_MIN_SILENCE, executor=executor)
 
 
 def build_turn_detector() -> inference.TurnDetector:

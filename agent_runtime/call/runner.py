@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from livekit.agents import AgentSession, utils
+from livekit.agents import AgentSession, llm, utils
 from livekit.agents.voice.speech_handle import SpeechHandle
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
 from agent_runtime.plugins import build_tools
 from agent_runtime.plugins.context import Closeable, PluginContext
+from agent_runtime.plugins.phone_menu import menu_tools
 
+from ..answering.llm_classifier import llm_classifier
 from ..config.attempt import AttemptStatus, TranscriptRow
 from ..config.spec import CallSpec
 from ..errors import CallEnded, DialFailed, TransferFailed
@@ -36,10 +38,11 @@ from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
 from .agent import AssistantAgent
-from .answering import inferred_result
+from .answering import AnsweringFlow, inferred_result
 from .clip_store import ClipStore
 from .clips import Clip, Clips, StaticSentence, render
 from .ending import END_CALL_TOOL, LLM_DOWN, TRANSFERRED, CallEnding, Outcome, not_answered
+from .floor import Floor
 from .guards.base import Ending, Goodbye, Guard
 from .guards.hangup import CallerHangup
 from .guards.max_duration import MaxDuration
@@ -135,6 +138,7 @@ class CallRunner:
         self._synchronizer: TranscriptSynchronizer | None = None
         self._failure: SessionFailure | None = None
         self._keys: KeyCollector | None = None
+        self._answering: AnsweringFlow | None = None
         self._clips = Clips(
             providers.tts,
             f"{providers.tts.label if providers.tts else 'none'}|{spec.voice.key}",
@@ -252,21 +256,26 @@ class CallRunner:
         for layer in sounds.layers:
             self._output.add_layer(layer)
         sounds.attach(session)
-        tools = build_tools(
-            PluginContext(
-                spec=spec,
-                control=self,
-                telephony=self._ports.telephony,
-                integrations=self._ports.integrations,
-            )
+        plugin_context = PluginContext(
+            spec=spec,
+            control=self,
+            telephony=self._ports.telephony,
+            integrations=self._ports.integrations,
         )
+        answering = self._answering = self._answering_flow()
         clips = self._clips
         agent = AssistantAgent(
             spec,
-            tools,
+            build_tools(plugin_context),
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
+            floor=answering.floor if answering else Floor(deciding=False),
+            unanswered=self._recorder.unanswered,
         )
-        session.input.audio = TappedAudioInput(self._ports.media.caller_audio, self._recording)
+        session.input.audio = TappedAudioInput(
+            self._ports.media.caller_audio,
+            self._recording,
+            [answering.hear] if answering else [],
+        )
         self._synchronizer = TranscriptSynchronizer(
             next_in_chain_audio=self._output, next_in_chain_text=None
         )
@@ -286,6 +295,8 @@ class CallRunner:
         self._output.start()
         await session.start(agent, record=False)  # the runner records; no cloud upload
         self._recorder.event("call_started")
+        if answering is not None:
+            answering.start(session, agent, menu_tools(plugin_context))
         self._keys = KeyCollector(session, active=self._active, event=self._recorder.event)
         self._ports.telephony.on_keys(self._keys.press)
         self._ports.telephony.on_keys_sent(self._keys.sent)
@@ -301,6 +312,19 @@ class CallRunner:
                 ),
                 self._failure,
             ]
+        )
+
+    def _answering_flow(self) -> AnsweringFlow | None:
+        """Who answered is decided on outbound calls only (an inbound caller called us)."""
+        if self._spec.call.direction != "outbound":
+            return None
+        model = self._providers.llm
+        return AnsweringFlow(
+            self._spec,
+            classify=llm_classifier(model) if isinstance(model, llm.LLM) else None,
+            end=self._end,
+            event=self._recorder.event,
+            tasks=self._tasks,
         )
 
     def _active(self) -> bool:
@@ -412,6 +436,8 @@ class CallRunner:
 
     async def _teardown(self) -> None:
         self._ending_started.set()
+        if self._answering is not None:
+            self._answering.close()
         if self._keys is not None:
             self._keys.close()
         await self._step(self._ports.telephony.hang_up(), "hang up")
@@ -450,13 +476,16 @@ class CallRunner:
         if out_dir is not None:
             recording_path = self._recording.write(out_dir / "recording.wav")
         spoke = any(row.role == "user" for row in self._recorder.rows)
+        answering = self._answering
         report = self._recorder.report(
             ended_by=outcome.ended_by,
             end_reason=outcome.end_reason,
             status=outcome.status,
-            result=inferred_result(self._spec.call.direction, caller_spoke=spoke)
-            if self._recorder.answered_at is not None
-            else None,  # nobody answered
+            result=None  # nobody answered
+            if self._recorder.answered_at is None
+            else answering.result(callee_spoke=spoke)
+            if answering is not None
+            else inferred_result(caller_spoke=spoke),
             ended_at=ended_at,
             recording_url=recording_path.resolve().as_uri() if recording_path else None,
             error=outcome.error,
@@ -484,6 +513,9 @@ class CallRunner:
             "failure_line": _sentence(options.failure_line, options.failure_line),
             "transfer_line": _sentence(options.transfer_line, options.transfer_line)
             if assistant.transfer_mode is not None
+            else None,
+            "voicemail_message": _sentence(spec.voicemail_message, assistant.voicemail_message)
+            if spec.call.direction == "outbound"
             else None,
         }
 

@@ -8,6 +8,7 @@ longer than 100 ms), so the two sides stay in step for the whole call.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -118,13 +119,24 @@ class CallRecording:
 
 
 class TappedAudioInput(io.AudioInput):
-    """Passes the caller's audio on to the session, showing each frame to the recording."""
+    """Passes the caller's audio on to the session.
 
-    def __init__(self, source: io.AudioInput, recording: CallRecording) -> None:
+    Each frame is shown to the recording and to the ``listeners`` (answering detection).
+    """
+
+    def __init__(
+        self,
+        source: io.AudioInput,
+        recording: CallRecording,
+        listeners: Sequence[Callable[[rtc.AudioFrame], None]] = (),
+    ) -> None:
         super().__init__(label="TappedAudioInput", source=source)
         self._recording = recording
+        self._listeners = tuple(listeners)
 
     async def __anext__(self) -> rtc.AudioFrame:
         frame = await super().__anext__()
         self._recording.caller(frame)
+        for listener in self._listeners:
+            listener(frame)
         return frame

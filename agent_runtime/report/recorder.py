@@ -90,6 +90,11 @@ class ReportRecorder:
         """Record a warning for the report."""
         self.warnings.append(message)
 
+    def unanswered(self, text: str) -> None:
+        """Record a turn of the callee that the agent let pass (a voicemail greeting, a menu)."""
+        if text.strip():
+            self._add_row(TranscriptRow(role="user", content=text))
+
     def add_agent_speech(self, text: str, start: float, end: float) -> None:
         """Record speech the runner played itself (a farewell), as a row and a segment."""
         self._add_row(TranscriptRow(role="assistant", content=text))

@@ -1,0 +1,61 @@
+"""The framework's answering-machine classifier, asked with the call's own text LLM.
+
+The prompt and the categories are livekit-agents' AMD ones (``AMD_PROMPT``, ``AMDCategory``):
+the LLM must call ``save_prediction`` with one label. It is asked only for greetings that the
+cheaper signals left open, never through a cloud default, and a failure or a slow answer is
+"cannot tell", never an error of the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from livekit.agents import llm
+from livekit.agents.voice.amd.classifier import AMD_PROMPT, AMDCategory
+
+from ..log import logger
+from .detector import Classify, Kind
+
+TIMEOUT = 4.0
+"""Seconds the classifier may take before the greeting counts as unclassified."""
+TOOL = "save_prediction"
+_KIND_OF_CATEGORY: dict[str, Kind | None] = {
+    AMDCategory.HUMAN.value: "human",
+    AMDCategory.MACHINE_VM.value: "voicemail",
+    AMDCategory.MACHINE_UNAVAILABLE.value: "mailbox_full",
+    AMDCategory.MACHINE_IVR.value: "ivr",
+    AMDCategory.UNCERTAIN.value: None,
+}
+
+
+def llm_classifier(model: llm.LLM, *, timeout: float = TIMEOUT) -> Classify:  # noqa: ASYNC109
+    """A ``Classify`` that asks ``model`` with the framework's AMD prompt."""
+
+    async def save_prediction(label: AMDCategory) -> None:
+        """Save the prediction to the verdict."""
+
+    tool = llm.function_tool(save_prediction, name=TOOL)
+
+    async def classify(transcript: str) -> Kind | None:
+        chat = llm.ChatContext()
+        chat.add_message(role="system", content=AMD_PROMPT)
+        chat.add_message(role="user", content=transcript)
+        try:
+            async with asyncio.timeout(timeout):
+                stream = model.chat(chat_ctx=chat, tools=[tool], tool_choice="required")
+                async with stream:
+                    response = await stream.collect()
+        except Exception as err:  # the call goes on: the greeting stays unclassified
+            logger.warning("the answering classifier failed: %s", type(err).__name__)
+            return None
+        for call in response.tool_calls:
+            if call.name == TOOL:
+                try:
+                    label = json.loads(call.arguments or "{}").get("label")
+                except (json.JSONDecodeError, AttributeError):
+                    return None
+                return _KIND_OF_CATEGORY.get(str(label))
+        return None
+
+    return classify

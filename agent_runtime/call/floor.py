@@ -1,0 +1,80 @@
+"""Whether the agent may speak yet: on an outbound call, not before it knows who answered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from livekit.agents.voice.turn import PreemptiveGenerationOptions
+
+
+class Floor:
+    """The agent's greeting and its replies to the callee's turns, held or allowed.
+
+    A floor that starts ``deciding`` holds both until ``open`` (a person, or nobody known) or
+    ``close`` (a machine); otherwise both are allowed from the start (inbound calls). While it
+    holds replies, and until the greeting owed to a person has been said, no reply is prepared
+    ahead either (``preemptive``): a voicemail greeting costs no LLM request.
+    """
+
+    def __init__(self, *, deciding: bool) -> None:
+        self.detecting = deciding
+        """True when who answered is being decided on this call (outbound)."""
+        self._replies = not deciding
+        self._greet: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.preemptive: PreemptiveGenerationOptions = {}
+        """The agent's own preemptive-generation options: read live by the framework, they
+        turn it off while the floor is held (empty: the session's setting applies)."""
+        self.unanswered = 0
+        """Callee turns let pass and not answered since (``answered`` resets it)."""
+        self._passed = asyncio.Event()
+        if deciding:
+            self.preemptive["enabled"] = False
+        else:
+            self._greet.set_result(True)
+
+    @property
+    def replies(self) -> bool:
+        """True when the callee's turns are answered."""
+        return self._replies
+
+    async def greeting(self) -> bool:
+        """Wait until who answered is known; True if the agent should greet."""
+        return await asyncio.shield(self._greet)
+
+    def open(self, *, greet: bool) -> None:
+        """Answer the callee's turns (and greet, if ``greet`` and nothing was decided before)."""
+        self._replies = True
+        if not self._greet.done():
+            self._greet.set_result(greet)
+            if greet:
+                return  # replies are prepared ahead once the greeting is said (``greeted``)
+        self.preemptive.pop("enabled", None)
+
+    def let_pass(self) -> None:
+        """The agent let a callee turn pass unanswered (it is in the conversation)."""
+        self.unanswered += 1
+        self._passed.set()
+
+    def answered(self) -> None:
+        """The turns let pass are being answered now."""
+        self.unanswered = 0
+        self._passed.clear()
+
+    async def turn_passed(self, within: float) -> bool:
+        """Wait up to ``within`` seconds for a turn let pass; True if there is one."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._passed.wait(), within)
+        return self.unanswered > 0
+
+    def greeted(self) -> None:
+        """The greeting was said (or there is none): replies may be prepared ahead again."""
+        if self._replies:
+            self.preemptive.pop("enabled", None)
+
+    def close(self) -> None:
+        """Stop answering (a machine is on the line); no greeting."""
+        self._replies = False
+        self.preemptive["enabled"] = False
+        if not self._greet.done():
+            self._greet.set_result(False)
