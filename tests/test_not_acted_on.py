@@ -25,11 +25,8 @@ from .test_providers import FakeTTSApi
 SETTINGS: dict[str, Any] = {
     "scheduled_at": "2026-12-02T09:00:00Z",
     "call_retry_config": {"max_retry_attempts": 5},
-    "assistant.ivr_navigation_enabled": True,
     "assistant.human_transfer_mode": "warm",
     "assistant.warm_transfer_summary_instructions": "Say who calls.",
-    "assistant.voicemail_message": "Please call us back.",
-    "assistant.voicemail_sms_prompt": "Text them a link.",
     "assistant.call_retry_config": {"allowed_days": ["monday"]},
 }
 """One value for each field not acted on yet, keyed by its path from the call object."""
@@ -64,15 +61,17 @@ def test_check_config_strict_fails_on_a_field_not_acted_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "assistant.json"
-    path.write_text(json.dumps({"prompt": "Hi.", "voicemail_message": "Call us back."}))
+    warm = {"transfer_phone_number": "+442071838750", "human_transfer_mode": "warm"}
+    path.write_text(json.dumps({"prompt": "Hi.", **warm}))
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "warning $.voicemail_message: accepted but not acted on yet" in out
+    assert "warning $.human_transfer_mode: accepted but not acted on yet" in out
     assert main(["check-config", "--strict", str(path)]) == 1
 
 
-def test_the_voicemail_message_is_not_synthesised_for_a_call_that_never_plays_it() -> None:
-    # the call's voice is the real Cartesia plugin, talking to a local stand-in of its API
+def test_the_voicemail_message_is_not_synthesised_for_an_inbound_call() -> None:
+    # an inbound call is not classified, so it never plays the message; the call's voice is
+    # the real Cartesia plugin, talking to a local stand-in of its API
     folder = Path(tempfile.mkdtemp(prefix="voicemail-")) / "call"
     shutil.copytree(FIXTURES / "calls/max_duration", folder)
     document = json.loads((folder / "call.json").read_text())

@@ -2,7 +2,7 @@
 
 The API documents what each field does on a call. Until the runtime does it, a config that sets
 such a field gets a warning that says so (``check-config --strict`` then fails), so that nobody
-counts on a voicemail message or a webhook that will not happen. When a capability is built, its
+counts on a warm transfer that will not happen. When a capability is built, its
 fields leave ``NOT_ACTED_ON``.
 
 Fields that only describe a call order (``status``, ``campaign``, ``call_attempts``...) are data,
@@ -43,11 +43,6 @@ _RETRIES = "retries and calling windows are the dispatcher's; the runtime reads 
 
 NOT_ACTED_ON: tuple[NotActedOn, ...] = (
     NotActedOn(
-        "assistant.ivr_navigation_enabled",
-        lambda c: c.assistant.ivr_navigation_enabled,
-        "phone menus are not navigated yet (no DTMF tones are sent)",
-    ),
-    NotActedOn(
         "assistant.human_transfer_mode",
         lambda c: c.assistant.transfer_mode == "warm",
         "warm transfers are not made yet: the call is transferred cold",
@@ -56,16 +51,6 @@ NOT_ACTED_ON: tuple[NotActedOn, ...] = (
         "assistant.warm_transfer_summary_instructions",
         lambda c: bool(c.assistant.warm_transfer_summary_instructions),
         "warm transfers are not made yet: no supervisor is briefed",
-    ),
-    NotActedOn(
-        "assistant.voicemail_message",
-        lambda c: bool(c.assistant.voicemail_message),
-        "voicemail is not detected yet: this message is never played",
-    ),
-    NotActedOn(
-        "assistant.voicemail_sms_prompt",
-        lambda c: bool(c.assistant.voicemail_sms_prompt),
-        "voicemail is not detected yet: this SMS is never sent",
     ),
     NotActedOn(
         "scheduled_at",

@@ -2,7 +2,8 @@
 
 1. structured output (``structured_output_config``), extracted by the call's text LLM;
 2. outcome and its summary, when a person answered and spoke;
-3. the after-call SMS (``after_call_sms_prompt``), when a person answered;
+3. the after-call SMS (``after_call_sms_prompt``), when a person answered, or the voicemail
+   SMS (``voicemail_sms_prompt``), when the call reached a voicemail;
 4. the email notification, when the outcome is one of ``email_notification_outcomes``;
 5. the recording, uploaded to object storage when configured (``recording_url`` then points
    there);
@@ -93,6 +94,7 @@ class AfterCall:
         structured = await self._structured_output()
         outcome, summary = await self._outcome()
         await self._after_call_sms()
+        await self._voicemail_sms()
         await self._email(outcome, summary, structured)
         url = await self._recording()
         faq = await self._faq()
@@ -151,20 +153,31 @@ class AfterCall:
         return result.outcome, result.summary
 
     async def _after_call_sms(self) -> None:
-        spec = self._call.spec
-        prompt = spec.assistant.after_call_sms_prompt
-        to = spec.call.user_phone_number
+        prompt = self._call.spec.assistant.after_call_sms_prompt
         if not prompt:
             return
         if not self._reached:
             self._steps.record("after_call_sms", "skipped", "no person answered")
             return
-        twilio = self._integrations.twilio
-        if to is None or twilio.credentials() is None:
-            reason = "no number to text" if to is None else "SMS is not configured (TWILIO_*)"
-            self._steps.record("after_call_sms", "skipped", reason)
+        if self._ready("after_call_sms"):
+            await self._sms("after_call_sms", prompt)
+
+    async def _voicemail_sms(self) -> None:
+        prompt = self._call.spec.assistant.voicemail_sms_prompt
+        if not prompt or self._call.report.result != "voicemail":
             return
-        if not self._ready("after_call_sms"):
+        if self._text_llm is None:
+            self._steps.record("voicemail_sms", "skipped", "the call has no text LLM to ask")
+            return
+        await self._sms("voicemail_sms", prompt)
+
+    async def _sms(self, name: str, prompt: str) -> None:
+        """Write the message ``prompt`` asks for and queue it, at most once per attempt."""
+        spec = self._call.spec
+        to = spec.call.user_phone_number
+        if to is None or self._integrations.twilio.credentials() is None:
+            reason = "no number to text" if to is None else "SMS is not configured (TWILIO_*)"
+            self._steps.record(name, "skipped", reason)
             return
         assert self._text_llm is not None
         try:
@@ -172,15 +185,15 @@ class AfterCall:
             body = await write_sms(
                 self._text_llm,
                 instructions=spec.render(prompt).text,
-                transcript=self._transcript,
+                transcript=self._transcript or "(nothing was said)",
                 limits=self._integrations.sms_limits,
                 timeout=self._settings.llm_timeout,
             )
         except Exception as err:  # the LLM or the sending number: recorded, the rest goes on
-            self._steps.record("after_call_sms", "failed", _reason(err))
+            self._steps.record(name, "failed", _reason(err))
             return
         await self._queue(
-            "after_call_sms", "sms", sms_payload(to=to, sender=sender, body=body), at_most_once=True
+            name, "sms", sms_payload(to=to, sender=sender, body=body), at_most_once=True
         )
 
     async def _email(
@@ -221,8 +234,8 @@ class AfterCall:
         return url
 
     async def _faq(self) -> list[FaqCandidate]:
-        if not self._spoke:
-            return []
+        if not (self._reached and self._spoke):
+            return []  # a voicemail greeting or a menu asks no question of the assistant
         if not self._ready("faq_candidates"):
             return []
         assert self._text_llm is not None
