@@ -1,8 +1,8 @@
 """Run every benchmark with its defaults and print a summary: ``python -m bench`` (``./dev bench``).
 
-Each benchmark runs in a process of its own (the replay-speed one needs the virtual clock
-hooked in before livekit is imported) and prints its own tables as it goes; the summary at the
-end repeats the headline figures. About 12 minutes on a 2-core machine. Options:
+Each benchmark runs in a process of its own (the replay-speed and answering ones need the
+virtual clock hooked in before livekit is imported) and prints its own tables as it goes; the
+summary at the end repeats the headline figures. About 13 minutes on a 2-core machine. Options:
 
     python -m bench --only cost,latency      # a subset
     python -m bench --full                   # every cost model at 1-50 calls, latency baseline
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import machine, ms, percentile, table
+from .common import machine, ms, percentile, ratio, table
 
-BENCHMARKS = ("cost", "latency", "first_word", "replay_speed")
+BENCHMARKS = ("cost", "latency", "first_word", "replay_speed", "answering")
 QUICK_COST: list[str] = []
 """The cost benchmark's defaults (about 5 minutes)."""
 FULL_COST = ["--full"]
@@ -122,6 +122,38 @@ def first_word_rows(times: dict[str, list[float]]) -> list[list[str]]:
     return rows
 
 
+def answering_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Headline rows: verdicts right, the targets, a person's wait for the greeting."""
+    targets = data["targets"]
+    delays = [d for d in targets["message_delays"].values() if d is not None]
+
+    def mark(key: str) -> str:
+        return "PASS" if targets[key] else "FAIL"
+
+    return [
+        [
+            "answering: first verdict right (held-out callees, no LLM step)",
+            f"{data['right']} of {len(data['outbound'])}",
+            f"{data['undecided']} left to the LLM step",
+            "",
+        ],
+        [
+            "answering targets: (a) machines first, (b) no person as machine, (c) message at beep",
+            f"a {mark('machines_first')}, b {mark('people_not_machines')},"
+            f" c {mark('message_at_beep')}",
+            f"message - beep end: p50 {ms(percentile(delays, 50))}"
+            f" (min {ms(min(delays, default=None))}, max {ms(max(delays, default=None))})",
+            "",
+        ],
+        [
+            "answering: person's first turn -> greeting (p50), outbound vs inbound reply",
+            ms(targets["outbound_answer"]),
+            ms(targets["inbound_answer"]),
+            ratio(targets["outbound_answer"], targets["inbound_answer"]),
+        ],
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="benchmarks to run")
@@ -155,6 +187,9 @@ def main(argv: list[str] | None = None) -> None:
                         "",
                     ]
                 )
+        if "answering" in chosen:
+            data = run("answering", [], out)
+            rows += answering_rows(data) if data else []
     print("\n=== summary ===")
     print(table(["figure", "ours", "bare / detail", "ratio"], rows))
 

@@ -33,17 +33,18 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from collections import Counter  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import soundfile  # noqa: E402
 
 from agent_runtime.answering.detector import DetectionOptions  # noqa: E402
+from agent_runtime.call.session import TurnOptions  # noqa: E402
 from agent_runtime.replay.run import run_replay  # noqa: E402
 
 from .callees import Callee, build_corpus  # noqa: E402
-from .common import FIXTURES, Stopwatch, machine, ms, table  # noqa: E402
+from .common import FIXTURES, Stopwatch, machine, ms, ratio, table  # noqa: E402
 
 LABELS = ("human", "voicemail", "mailbox_full", "ivr", "screener", "silence")
 KINDS = ("human", "voicemail", "mailbox_full", "ivr", "screener", "unknown")
@@ -65,9 +66,11 @@ MESSAGE_WITHIN = 0.5
 
 EOT_NOTE = (
     "note: the callees are espeak-ng and piper voices; the offline end-of-turn model is trained\n"
-    "on human speech and rarely confident on them (docs/replay.md), so the inbound answer often\n"
-    "waits the maximum endpointing delay: the inbound figure (and the ratio) is pessimistic for\n"
-    "inbound. The outbound greeting waits for the verdict instead, not for the end of turn."
+    "on human speech and rarely confident on them (docs/replay.md), so the inbound reply often\n"
+    f"waits the maximum endpointing delay ({TurnOptions().max_endpointing_delay:g} s): the"
+    " inbound figure is pessimistic (human\ncallers are answered faster), which flatters the"
+    " ratio. The outbound greeting waits for the\nverdict (a short greeting, then"
+    f" {DetectionOptions().human_silence:g} s of silence), not for the end-of-turn model."
 )
 
 
@@ -158,8 +161,8 @@ def replay(callee: Callee, folder: Path, direction: str) -> Replayed:
     shift = result.caller_offset
     events = report.runtime.events
 
-    def at(time: float) -> float:
-        return round(time - shift, 3)
+    def at(moment: float) -> float:
+        return round(moment - shift, 3)
 
     return Replayed(
         name=callee.name,
@@ -194,6 +197,16 @@ def counts(values: Sequence[str | None]) -> str:
     return ", ".join(f"{value} {n}" for value, n in Counter(values).most_common()) or "-"
 
 
+def right(calls: Sequence[Replayed]) -> int:
+    """How many first verdicts were right."""
+    return sum(c.verdict == EXPECTED[c.label] for c in calls)
+
+
+def left_open(calls: Sequence[Replayed]) -> list[Replayed]:
+    """The calls the signals left undecided: unknown at the timeout, or no verdict at all."""
+    return [c for c in calls if not c.verdicts or c.verdicts[0][1] == "timeout"]
+
+
 def by_label(calls: Sequence[Replayed]) -> dict[str, list[Replayed]]:
     """The calls of each true label."""
     return {label: [c for c in calls if c.label == label] for label in LABELS}
@@ -207,7 +220,6 @@ def confusion(calls: Sequence[Replayed]) -> str:
         [label, *(sum(c.verdict == kind for c in group) or "." for kind in columns), len(group)]
         for label, group in groups.items()
     ]
-    right = sum(c.verdict == EXPECTED[c.label] for c in calls)
     outcomes = [
         [label, counts([c.result for c in group]), counts([c.end_reason for c in group])]
         for label, group in groups.items()
@@ -217,7 +229,7 @@ def confusion(calls: Sequence[Replayed]) -> str:
             "first verdict (columns) per true label (rows); none: no verdict before the callee"
             " hung up",
             table(["true \\ verdict", *columns, "total"], rows),
-            f"right: {right} of {len(calls)} (silence is right as unknown)",
+            f"right: {right(calls)} of {len(calls)} (silence is right as unknown)",
             "",
             table(["true label", "report result", "end_reason"], outcomes),
         ]
@@ -242,7 +254,7 @@ def decisions(calls: Sequence[Replayed]) -> str:
     return "\n".join(
         [
             "time to the first verdict from the end of the callee's first turn (silence: from the"
-            " answer), and its reason",
+            " answer; negative: before\nthe turn ended), and its reason",
             table(["true label", "decided", "median", "max", *REASONS, NONE], rows),
         ]
     )
@@ -251,7 +263,7 @@ def decisions(calls: Sequence[Replayed]) -> str:
 def undecided(calls: Sequence[Replayed]) -> str:
     """What the missing LLM step left open."""
     by_llm = sum(reason == "llm" for c in calls for _, reason, _ in c.verdicts)
-    open_ = [c for c in calls if not c.verdicts or c.verdicts[0][1] == "timeout"]
+    open_ = left_open(calls)
     asked = [c for c in calls if c.classifier_requests]
     timeout = DetectionOptions().timeout
     names = ", ".join(f"{c.name} ({c.verdict})" for c in open_) or "-"
@@ -271,36 +283,50 @@ class Targets:
     """The issue's targets and the figures behind them."""
 
     machines_first: bool
+    """(a) every machine classified as one before the agent speaks."""
     people_not_machines: bool
+    """(b) no person ever classified as a machine."""
     message_at_beep: bool
+    """(c) every voicemail message within ``MESSAGE_WITHIN`` after the beep, never over it."""
     message_delays: dict[str, float | None]
-    """Per voicemail recording with a beep and a voicemail verdict: message start - beep end."""
+    """Message start (the agent's first speech after ``voicemail_slot``) - the beep's end, per
+    voicemail recording with a beep and a voicemail verdict."""
     outbound_answer: float | None
+    """Median end of a person's first turn -> the outbound greeting."""
     inbound_answer: float | None
+    """Median end of a person's first turn -> the inbound reply."""
+
+
+def spoke_first(call: Replayed) -> float | None:
+    """When the agent spoke before the first verdict (or with none), if it did."""
+    decided = call.decided_at
+    return next((s for s in call.agent_starts if decided is None or s < decided), None)
+
+
+def message_delay(call: Replayed) -> float | None:
+    """The voicemail message's start (after ``voicemail_slot``) - the beep's end; None: none."""
+    if call.slot is None or call.beep_end is None:
+        return None
+    start = next((s for s in call.agent_starts if s >= call.slot), None)
+    return None if start is None else round(start - call.beep_end, 3)
 
 
 def targets(outbound: Sequence[Replayed], inbound: Sequence[Replayed]) -> tuple[Targets, str]:
-    """The targets, PASS or FAIL, with the figures and the recordings that failed."""
+    """The targets, PASS or FAIL, with their figures and the recordings that failed."""
     machines = [c for c in outbound if c.label in MACHINES]
-    late = [
-        c
-        for c in machines
-        if c.verdict not in MACHINES
-        or any(start < (c.decided_at or 0.0) for start in c.agent_starts)
-    ]
+    late = [c for c in machines if c.verdict not in MACHINES or spoke_first(c) is not None]
     people = [c for c in outbound if c.label == "human"]
     taken = [c for c in people if any(kind in MACHINES for kind, _, _ in c.verdicts)]
-    delays: dict[str, float | None] = {}
-    for c in outbound:
-        if c.beep_end is None or "voicemail" not in (kind for kind, _, _ in c.verdicts):
-            continue
-        starts = [s for s in c.agent_starts if c.slot is not None and s >= c.slot]
-        delays[c.name] = round(starts[0] - c.beep_end, 3) if starts else None
+    beeps = [c for c in outbound if c.label == "voicemail" and c.beep_end is not None]
+    delays = {
+        c.name: message_delay(c)
+        for c in beeps
+        if any(kind == "voicemail" for kind, _, _ in c.verdicts)
+    }
     measured = [d for d in delays.values() if d is not None]
-    beeps = sum(c.beep_end is not None for c in outbound if c.label == "voicemail")
     out_times = [t for c in people if (t := c.first_reply) is not None]
     in_times = [t for c in inbound if (t := c.first_reply) is not None]
-    result = Targets(
+    figures = Targets(
         machines_first=not late,
         people_not_machines=not taken,
         message_at_beep=bool(delays)
@@ -313,30 +339,32 @@ def targets(outbound: Sequence[Replayed], inbound: Sequence[Replayed]) -> tuple[
     def mark(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
 
-    def who(calls: Sequence[Replayed], what: Callable[[Replayed], str]) -> str:
-        return "; ".join(f"{c.name}: {what(c)}" for c in calls)
-
-    def spoke(c: Replayed) -> str:
-        early = [s for s in c.agent_starts if s < (c.decided_at or float("inf"))]
-        return f"verdict {c.verdict}" + (f", agent spoke at {early[0]:.2f} s" if early else "")
+    def why(call: Replayed) -> str:
+        early = spoke_first(call)
+        return f"{call.name}: verdict {call.verdict}" + (
+            "" if early is None else f", agent spoke at {early:.2f} s"
+        )
 
     lines = [
-        f"(a) {mark(result.machines_first)}: machine recordings classified as a machine before"
-        f" the agent speaks: {len(machines) - len(late)} of {len(machines)}",
-        *([f"    failed: {who(late, spoke)}"] if late else []),
-        f"(b) {mark(result.people_not_machines)}: people classified as a machine:"
-        f" {len(taken)} of {len(people)}",
-        *(
-            [f"    {who(taken, lambda c: ' then '.join(k for k, _, _ in c.verdicts))}"]
-            if taken
-            else []
-        ),
-        f"(c) {mark(result.message_at_beep)}: voicemail message starts within"
-        f" {MESSAGE_WITHIN * 1000:.0f} ms after the beep's end, on the {len(delays)} of {beeps}"
-        f" beep recordings with a voicemail verdict: median {ms(median(measured))},"
-        f" max {ms(max(measured, default=None))} (negative: over the beep)",
+        f"(a) {mark(figures.machines_first)}: machines (voicemail, full mailbox, menu, screener)"
+        f" classified as a machine before the agent speaks: {len(machines) - len(late)} of"
+        f" {len(machines)}",
+        *([f"    failed: {'; '.join(why(c) for c in late)}"] if late else []),
+        f"(b) {mark(figures.people_not_machines)}: people ever classified as a machine:"
+        f" {len(taken)} of {len(people)}"
+        + "".join(f"; {c.name}: {' then '.join(k for k, _, _ in c.verdicts)}" for c in taken),
+        f"(c) {mark(figures.message_at_beep)}: voicemail message within"
+        f" {MESSAGE_WITHIN * 1000:.0f} ms of the beep's end (negative: over the beep), on the"
+        f" {len(delays)} of {len(beeps)} beep recordings with a voicemail verdict: median"
+        f" {ms(median(measured))}, min {ms(min(measured, default=None))}, max"
+        f" {ms(max(measured, default=None))}",
         "    "
-        + ", ".join(f"{n} {'no message' if d is None else ms(d)}" for n, d in delays.items()),
+        + ", ".join(
+            f"{name} {ms(d) if d is not None else 'no message'}" for name, d in delays.items()
+        )
+        + "".join(
+            f"; not counted: {c.name} (verdict {c.verdict})" for c in beeps if c.name not in delays
+        ),
         "",
         "person answer time: end of the callee's first turn -> the agent's first speech, human"
         " recordings",
@@ -344,17 +372,15 @@ def targets(outbound: Sequence[Replayed], inbound: Sequence[Replayed]) -> tuple[
             ["", "median", "max", "answered", "ratio"],
             [
                 [
-                    "outbound: greeting after the verdict",
-                    ms(result.outbound_answer),
+                    "outbound: greeting once a person is decided",
+                    ms(figures.outbound_answer),
                     ms(max(out_times, default=None)),
                     f"{len(out_times)}/{len(people)}",
-                    "-"
-                    if result.outbound_answer is None or not result.inbound_answer
-                    else f"{result.outbound_answer / result.inbound_answer:.2f}x",
+                    ratio(figures.outbound_answer, figures.inbound_answer),
                 ],
                 [
-                    "inbound today: reply after the end of turn",
-                    ms(result.inbound_answer),
+                    "inbound today: reply at the end of turn",
+                    ms(figures.inbound_answer),
                     ms(max(in_times, default=None)),
                     f"{len(in_times)}/{len(inbound)}",
                     "1.00x",
@@ -362,11 +388,14 @@ def targets(outbound: Sequence[Replayed], inbound: Sequence[Replayed]) -> tuple[
             ],
         ),
         "    outbound: "
-        + ", ".join(f"{c.name} {ms(c.first_reply)}" for c in people),
+        + ", ".join(
+            f"{c.name} {'no greeting' if c.first_reply is None else ms(c.first_reply)}"
+            for c in people
+        ),
         "    inbound:  " + ", ".join(f"{c.name} {ms(c.first_reply)}" for c in inbound),
         EOT_NOTE,
     ]
-    return result, "\n".join(lines)
+    return figures, "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -405,7 +434,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = {
         "outbound": [dataclasses.asdict(c) for c in outbound],
         "inbound": [dataclasses.asdict(c) for c in inbound],
-        "right": sum(c.verdict == EXPECTED[c.label] for c in outbound),
+        "right": right(outbound),
+        "undecided": len(left_open(outbound)),
         "targets": dataclasses.asdict(figures),
     }
     if args.json:

@@ -153,11 +153,27 @@ def test_without_an_llm_a_long_greeting_without_cues_is_a_person() -> None:
     assert decide(long) == [("human", "no_cue", 5.5)]
 
 
-def test_an_llm_that_cannot_tell_leaves_it_unknown_at_the_deadline() -> None:
+def test_an_llm_that_cannot_tell_leaves_a_waiting_callee_to_be_greeted() -> None:
     async def long(callee: Callee) -> None:
         await callee.says(0.5, 4.5, "Northwind Realty, good afternoon.")
 
-    assert decide(long, classify=answers(None)) == [("unknown", "timeout", 20.0)]
+    assert decide(long, classify=answers(None)) == [("human", "unclassified", 5.9)]
+
+
+def test_a_short_sound_without_words_is_no_greeting() -> None:
+    async def click(callee: Callee) -> None:
+        await callee.says(1.4, 1.5)  # hold music or a click the VAD took for speech
+
+    assert decide(click) == [("unknown", "no_speech", 4.0)]
+
+
+def test_a_hello_whose_words_come_late_is_still_a_person() -> None:
+    async def hello(callee: Callee) -> None:
+        await callee.says(0.8, 1.3)
+        await callee.at(2.0)
+        callee.detector.transcribed("Hello?")
+
+    assert decide(hello) == [("human", "short_greeting", 2.4)]
 
 
 def test_a_person_decided_on_rhythm_is_revised_by_machine_words_that_follow() -> None:

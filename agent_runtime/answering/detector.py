@@ -5,15 +5,17 @@ The signals, cheapest first:
 - a beep (``beep.BeepDetector`` on the audio, which no transcript sees): a voicemail;
 - the words of the transcript (``cues``): a full mailbox, a call screener, a phone menu or a
   voicemail greeting, whatever the timing;
-- the greeting's rhythm: a short first utterance (``human_speech`` seconds at most) followed by
-  ``human_silence`` seconds of silence, with no machine cue, is a person ("Hello?");
+- the greeting's rhythm: a short first utterance (``human_speech`` seconds at most) with words
+  in it, followed by ``human_silence`` seconds of silence, with no machine cue, is a person
+  ("Hello?"); a sound with no word in it (music, a click) is no greeting;
 - for a longer greeting without a cue, once it is over (``machine_silence`` seconds of
-  silence), the LLM classifier; without one, a person (a person is never taken for a machine
-  on rhythm alone);
+  silence), the LLM classifier; without one, or when it cannot tell, a person (a person is
+  never taken for a machine on rhythm alone, nor left waiting on a classifier);
 - no speech for ``no_speech`` seconds, or no decision in ``timeout`` seconds: unknown.
 
-A person decided on rhythm may be revised within ``revise_within`` seconds, when the words that
-arrive next are a machine's ("Hi, this is Sam... please leave a message").
+A person (or nobody) decided without a machine's words may be revised within ``revise_within``
+seconds, when the words that arrive next are a machine's ("Hi, this is Sam... please leave a
+message"), or a beep.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class DetectionOptions:
     no_speech: float = 4.0
     timeout: float = 20.0
     revise_within: float = 8.0
+    words_wait: float = 0.6
+    """Longest wait for the words of a short utterance after ``human_silence``."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ class AnsweringDetector:
         self._started_at = 0.0
         self._segment_start: float | None = None
         self._segments = 0
+        self._speaking = False
+        self._words = False
+        self._waited_for_words = False
         self._transcript: list[str] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._asked: str | None = None
@@ -116,6 +123,11 @@ class AnsweringDetector:
     def verdict(self) -> Verdict | None:
         """The latest verdict, if any."""
         return self._verdict
+
+    @property
+    def revisable(self) -> bool:
+        """True while the verdict given may still turn into a machine."""
+        return self._revisable
 
     @property
     def transcript(self) -> str:
@@ -143,6 +155,7 @@ class AnsweringDetector:
             return
         self._cancel("no_speech", "silence")
         self._segment_start = time.time()
+        self._speaking = True
 
     def speech_ended(self, *, silence: float) -> None:
         """The callee stopped speaking ``silence`` seconds ago (the VAD's lag)."""
@@ -151,6 +164,8 @@ class AnsweringDetector:
         ended = time.time() - silence
         length = ended - self._segment_start
         self._segments += 1
+        self._speaking = False
+        self._waited_for_words = False
         options = self._options
         if self._segments == 1 and length <= options.human_speech:
             self._later(
@@ -161,10 +176,15 @@ class AnsweringDetector:
                 "silence", ended + options.machine_silence - time.time(), self._greeting_over
             )
 
+    def heard_words(self) -> None:
+        """An interim transcript: the callee's sound has words in it."""
+        self._words = True
+
     def transcribed(self, text: str) -> None:
         """A final transcript of the callee."""
         if not text.strip():
             return
+        self._words = True
         self._transcript.append(text.strip())
         if self._revisable and self._verdict is not None:
             self._revise()
@@ -194,9 +214,14 @@ class AnsweringDetector:
         if cue is not None:
             self._decide(_KIND_OF_CUE[cue], "words")
             return
-        if self._decide("human", "short_greeting"):
-            self._revisable = True
-            self._later("revise", self._options.revise_within, self._stop_revising)
+        if not self._words:
+            if not self._waited_for_words:  # its words may still be on their way
+                self._waited_for_words = True
+                self._later("silence", self._options.words_wait, self._short_greeting)
+            else:
+                self._no_greeting()
+            return
+        self._decide("human", "short_greeting")
 
     def _greeting_over(self) -> None:
         cue = cue_of(self.transcript)
@@ -220,6 +245,15 @@ class AnsweringDetector:
             self._decide(_KIND_OF_CUE[cue], "words")
         elif kind is not None and kind != "unknown":
             self._decide(kind, "llm")
+        elif not self._speaking:  # it cannot tell, and the callee waits: a person
+            self._decide("human", "unclassified")
+
+    def _no_greeting(self) -> None:
+        """The sound heard had no words (music, a click): as if nothing had been said."""
+        self._segments = 0
+        self._segment_start = None
+        left = self._options.no_speech - (time.time() - self._started_at)
+        self._later("no_speech", left, self._no_speech)
 
     def _revise(self) -> None:
         cue = cue_of(self.transcript)
@@ -233,9 +267,12 @@ class AnsweringDetector:
         """Give the verdict; True if it was given (a verdict stands unless revisable)."""
         if self._verdict is not None and not (force and self._revisable):
             return False
-        self._revisable = False
         self._cancel("no_speech", "deadline", "silence", "revise")
         self._verdict = Verdict(kind, reason, time.time(), self.transcript)
+        # a person or nobody, decided without a machine's words, may yet turn out a machine
+        self._revisable = not self._verdict.machine and reason != "timeout"
+        if self._revisable:
+            self._later("revise", self._options.revise_within, self._stop_revising)
         self._on_verdict(self._verdict)
         return True
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 
-from livekit.agents import llm
+from livekit.agents import APIConnectOptions, llm
 from livekit.agents.voice.amd.classifier import AMD_PROMPT, AMDCategory
 
 from ..log import logger
 from .detector import Classify, Kind
 
-TIMEOUT = 4.0
-"""Seconds the classifier may take before the greeting counts as unclassified."""
+TIMEOUT = 2.0
+"""Seconds the classifier may take (no retry) before the greeting counts as unclassified: the
+callee may be a person waiting for an answer."""
 TOOL = "save_prediction"
 _KIND_OF_CATEGORY: dict[str, Kind | None] = {
     AMDCategory.HUMAN.value: "human",
@@ -43,7 +44,12 @@ def llm_classifier(model: llm.LLM, *, timeout: float = TIMEOUT) -> Classify:  # 
         chat.add_message(role="user", content=transcript)
         try:
             async with asyncio.timeout(timeout):
-                stream = model.chat(chat_ctx=chat, tools=[tool], tool_choice="required")
+                stream = model.chat(
+                    chat_ctx=chat,
+                    tools=[tool],
+                    tool_choice="required",
+                    conn_options=APIConnectOptions(max_retry=0, timeout=timeout),
+                )
                 async with stream:
                     response = await stream.collect()
         except Exception as err:  # the call goes on: the greeting stays unclassified

@@ -55,6 +55,10 @@ VOICEMAIL = Outcome("agent", "voicemail")
 IVR_NO_NAVIGATE = Outcome("agent", "ivr_no_navigate")
 SCREENED_OUT = Outcome("agent", "call_screener")
 
+BEEP_SETTLE = 0.3
+"""Seconds after a beep without another one before the message starts (double beeps)."""
+TONE_POLL = 0.05
+"""Seconds between two looks at a tone still sounding."""
 GREETING_OVER = 2.0
 """Seconds of silence after a voicemail greeting, with no beep, before the message is left."""
 SLOT_LIMIT = 45.0
@@ -149,7 +153,7 @@ class AnsweringFlow:
 
     def hear(self, frame: rtc.AudioFrame) -> None:
         """A frame of the callee's audio: looked at for beeps while a machine may be talking."""
-        if self._mode not in ("deciding", "voicemail"):
+        if self._mode not in ("deciding", "voicemail") and not self._detector.revisable:
             return
         if self._beeps is None:
             self._beeps = BeepDetector(frame.sample_rate)
@@ -180,18 +184,20 @@ class AnsweringFlow:
         self._detector.start()
 
     def close(self) -> None:
-        """The call is ending: stop deciding and steering."""
+        """The call is ending: stop deciding and steering (nothing waits for the floor)."""
         self._mode = "ending"
         self._detector.close()
+        self.floor.close()
 
     def result(self, *, callee_spoke: bool) -> AttemptResult:
         """The report's ``result``: who answered, or a person reached behind a menu or screener."""
         if self._person_reached:
             return "human"
-        kind = self._kind or "unknown"
-        if kind == "unknown":
+        if self._kind is None:
+            return "unknown"  # the call ended before anyone was recognised
+        if self._kind == "unknown":  # greeted anyway: a callee who then spoke was a person
             return inferred_result(caller_spoke=callee_spoke)
-        return RESULT_OF[kind]
+        return RESULT_OF[self._kind]
 
     # -- what the callee does ------------------------------------------------------------------
 
@@ -207,7 +213,10 @@ class AnsweringFlow:
         self._changed.set()
 
     def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
-        if not ev.is_final or not ev.transcript.strip():
+        if not ev.transcript.strip():
+            return
+        if not ev.is_final:
+            self._detector.heard_words()
             return
         self._detector.transcribed(ev.transcript)
         if self._mode == "menu":
@@ -267,9 +276,12 @@ class AnsweringFlow:
         deadline = time.time() + SLOT_LIMIT
         while (now := time.time()) < deadline:
             beep_at = self._beep_at
-            if beep_at is not None and self._speech_started_at <= beep_at:
-                return "beep"
             tone = self._beeps is not None and self._beeps.tone_started
+            if beep_at is not None and self._speech_started_at <= beep_at:
+                if not tone and now - beep_at >= BEEP_SETTLE:
+                    return "beep"
+                await self._changes(TONE_POLL if tone else beep_at + BEEP_SETTLE - now)
+                continue
             quiet_for = now - self._silent_since
             if not self._speaking and not tone and quiet_for >= GREETING_OVER:
                 return "greeting_over"
