@@ -1,4 +1,4 @@
-"""Figure 5: who answered an outbound call, on the held-out callee corpus (``bench/callees.py``).
+"""Figure 6: who answered an outbound call, on the held-out callee corpus (``bench/callees.py``).
 
 Every callee recording (people, voicemail greetings with and without a beep, full mailboxes,
 phone menus, call screeners, silent lines) becomes a recorded outbound call replayed through
@@ -7,9 +7,10 @@ with no delay, a voicemail message, no menu navigation (a menu ends the call at 
 real VAD, end-of-turn model and beep detector hear the corpus audio; speech-to-text is
 simulated: the corpus's own words, each released 0.3 s after its utterance ends. The LLM only
 answers the conversation ("Sure."): the answering classifier's forced tool calls get HTTP 500,
-so the figures are the detector *without* its LLM step, and a greeting the other signals
-cannot decide stays undecided (unknown at the detector's timeout, or no verdict at all when
-the callee hangs up first, 2 s after the recording ends).
+so the figures are the detector *without* its LLM step: a greeting the other signals cannot
+decide is asked of the classifier, which cannot tell, and the callee is then taken for a
+person (reason ``unclassified``), or stays undecided (unknown at the detector's timeout, or no
+verdict at all when the callee hangs up first, 2 s after the recording ends).
 
 Printed: the confusion matrix with the report's ``result`` and ``end_reason``; the time to the
 verdict from the end of the callee's first turn (from the answer on a silent line) and the
@@ -49,7 +50,16 @@ from .common import FIXTURES, Stopwatch, machine, ms, ratio, table  # noqa: E402
 LABELS = ("human", "voicemail", "mailbox_full", "ivr", "screener", "silence")
 KINDS = ("human", "voicemail", "mailbox_full", "ivr", "screener", "unknown")
 MACHINES = ("voicemail", "mailbox_full", "ivr", "screener")
-REASONS = ("beep", "words", "short_greeting", "llm", "no_cue", "no_speech", "timeout")
+REASONS = (
+    "beep",
+    "words",
+    "short_greeting",
+    "llm",
+    "unclassified",
+    "no_cue",
+    "no_speech",
+    "timeout",
+)
 NONE = "none"
 """The column of the calls that ended with no verdict (the callee hung up first)."""
 EXPECTED = {label: "unknown" if label == "silence" else label for label in LABELS}
@@ -203,8 +213,9 @@ def right(calls: Sequence[Replayed]) -> int:
 
 
 def left_open(calls: Sequence[Replayed]) -> list[Replayed]:
-    """The calls the signals left undecided: unknown at the timeout, or no verdict at all."""
-    return [c for c in calls if not c.verdicts or c.verdicts[0][1] == "timeout"]
+    """The calls the signals left to the LLM step: taken for a person when it could not tell,
+    unknown at the timeout, or no verdict at all."""
+    return [c for c in calls if not c.verdicts or c.verdicts[0][1] in ("timeout", "unclassified")]
 
 
 def by_label(calls: Sequence[Replayed]) -> dict[str, list[Replayed]]:
@@ -272,8 +283,9 @@ def undecided(calls: Sequence[Replayed]) -> str:
             f"verdicts with reason llm: {by_llm} (the classifier's requests got HTTP 500)",
             f"the classifier was asked on {len(asked)} recordings"
             f" ({sum(c.classifier_requests for c in asked)} requests, retries included)",
-            f"ended undecided, left to the LLM step (not available offline): {len(open_)}"
-            f" (unknown at the {timeout:g} s timeout, or none: the callee hung up first): {names}",
+            f"left to the LLM step (not available offline): {len(open_)} (unclassified: taken"
+            f" for a person; unknown at the {timeout:g} s timeout; none: the callee hung up"
+            f" first): {names}",
         ]
     )
 
