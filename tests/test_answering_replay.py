@@ -194,3 +194,16 @@ def test_voicemail_sms_is_written_from_its_prompt_and_sent_once(tmp_path: Path) 
     assert "Tell Jordan we left a voicemail" in json.dumps(request.messages)
     (sms,) = [r for r in result.http_requests if r.path_qs.endswith("/Messages.json")]
     assert b"To=%2B14155550123" in sms.body and b"left+you+a+voicemail" in sms.body
+
+
+def test_keys_that_are_no_phone_keys_are_refused_and_nothing_is_pressed(tmp_path: Path) -> None:
+    folder = tmp_path / "menu_bad_keys"
+    shutil.copytree(FIXTURES / "calls" / "menu_to_person", folder)
+    script = json.loads((folder / "llm.json").read_text())
+    script["answers"][0]["tool_calls"] = [{"name": "send_dtmf", "arguments": {"keys": "one"}}]
+    (folder / "llm.json").write_text(json.dumps(script))
+    result = run_replay(folder, fast=True)
+    rows = [r for r in result.call.report.transcript or [] if r.tool_name == "send_dtmf"]
+    assert rows and all(r.tool_is_error for r in rows)
+    assert "'O' is not a phone key" in (rows[0].tool_output or "")
+    assert result.line.sent_keys == []
