@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent_runtime.call.settings import FAILURE_LINE, RECOVERY_LINE
+from agent_runtime.call.options import FAILURE_LINE, RECOVERY_LINE
 from agent_runtime.replay.run import ReplayResult, run_replay
 
 from .conftest import FIXTURES

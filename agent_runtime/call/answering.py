@@ -189,6 +189,11 @@ class AnsweringFlow:
         self._detector.close()
         self.floor.close()
 
+    @property
+    def steering(self) -> bool:
+        """True while the call, not the conversation, decides what is said (a machine talks)."""
+        return self._mode != "conversation"
+
     def result(self, *, callee_spoke: bool) -> AttemptResult:
         """The report's ``result``: who answered, or a person reached behind a menu or screener."""
         if self._person_reached:
@@ -204,11 +209,11 @@ class AnsweringFlow:
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         if ev.new_state == "speaking":
             self._speaking = True
-            self._speech_started_at = ev.created_at
+            self._speech_started_at = time.time()
             self._detector.speech_started()
         elif ev.old_state == "speaking":
             self._speaking = False
-            self._silent_since = ev.created_at - VAD_MIN_SILENCE
+            self._silent_since = time.time() - VAD_MIN_SILENCE
             self._detector.speech_ended(silence=VAD_MIN_SILENCE)
         self._changed.set()
 

@@ -59,6 +59,13 @@ class TurnRecovery:
         if self._session.agent_state != "thinking":
             self._preemptive_failed = True
             return
+        self.turn_failed()
+
+    def turn_failed(self) -> None:
+        """A turn got no reply (the LLM failed it, or it was given up).
+
+        Apologise with the recovery line, or hang up once the LLM looks down.
+        """
         self._failed_turns += 1
         if not self._active():
             return

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from agent_runtime.plugins.context import Closeable, PluginContext
 from agent_runtime.plugins.phone_menu import menu_tools
 
 from ..answering.llm_classifier import llm_classifier
-from ..config.attempt import AttemptStatus, TranscriptRow
+from ..config.attempt import AttemptStatus
 from ..config.spec import CallSpec
 from ..errors import CallEnded, DialFailed, TransferFailed
 from ..log import logger
@@ -39,7 +39,6 @@ from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
-from .clip_store import ClipStore
 from .clips import Clip, Clips, StaticSentence, render
 from .ending import END_CALL_TOOL, LLM_DOWN, TRANSFERRED, CallEnding, Outcome, not_answered
 from .floor import Floor
@@ -48,10 +47,11 @@ from .guards.hangup import CallerHangup
 from .guards.max_duration import MaxDuration
 from .guards.session_failure import SessionFailure
 from .keys import KeyCollector
+from .options import RunOptions
 from .ports import CallPorts
 from .recovery import TurnRecovery
-from .session import TurnOptions, build_session
-from .settings import FAILURE_LINE, RECOVERY_LINE, TRANSFER_LINE
+from .session import build_session
+from .watchdog import SilenceWatchdog
 
 _T = TypeVar("_T")
 
@@ -65,33 +65,6 @@ TTS (the rendering plays as it comes: a cold cache costs the TTS's first byte, n
 STEP_TIMEOUT = 5.0
 """Bound on each teardown step (hang up, session close): a worker job is cancelled 15 s after
 its room is gone, and the report must be written before that."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run a call, beyond its config and its ports."""
-
-    turn: TurnOptions = field(default_factory=TurnOptions)
-    output_dir: Path | None = None
-    """Where ``report.json`` and ``recording.wav`` are written (nothing written when None)."""
-    attempt_id: str | None = None
-    started_at: float | None = None
-    """When the call attempt started (dialling), if before the runner; default: now."""
-    typed_turns: AsyncIterator[str] | None = None
-    """Caller turns typed as text (the console's text mode), taken as said."""
-    on_row: Callable[[TranscriptRow], None] | None = None
-    """Called with every transcript row as it is added (the console prints them)."""
-    recovery_line: str | None = RECOVERY_LINE
-    """Said when the LLM fails a turn; None: say nothing."""
-    failure_line: str | None = FAILURE_LINE
-    """Said before hanging up a call whose session failed; None: hang up silently."""
-    clip_store: ClipStore | None = None
-    """Where rendered sentences without prompt variables are kept for later calls (the worker:
-    ``AGENT_CLIP_CACHE_DIR``); None: in this process's memory only."""
-    transfer_line: str | None = TRANSFER_LINE
-    """Said, uninterruptible, before the call is transferred; None: say nothing."""
-    on_status: Callable[[AttemptStatus], None] | None = None
-    """Called as the attempt's status changes: queued, ringing, ongoing, completed or error."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +112,7 @@ class CallRunner:
         self._failure: SessionFailure | None = None
         self._keys: KeyCollector | None = None
         self._answering: AnsweringFlow | None = None
+        self._transferring = False
         self._clips = Clips(
             providers.tts,
             f"{providers.tts.label if providers.tts else 'none'}|{spec.voice.key}",
@@ -197,6 +171,7 @@ class CallRunner:
         if session is not None:
             session.input.set_audio_enabled(False)
         self._recorder.event("transfer_started", mode="cold")
+        self._transferring = True
         try:
             # the tool runs inside the agent's current turn: not cut, it goes on if this fails
             await self._play_now("transfer_line", self._options.transfer_line, cut=False)
@@ -209,6 +184,8 @@ class CallRunner:
             if session is not None and self._ending.outcome is None:
                 session.input.set_audio_enabled(True)
             raise
+        finally:
+            self._transferring = False
         self._recorder.event(
             "transfer", outcome="transferred", seconds=round(time.time() - started, 3)
         )
@@ -282,7 +259,7 @@ class CallRunner:
         session.output.audio = self._synchronizer.audio_output
         session.output.transcription = self._synchronizer.text_output
         self._failure = SessionFailure(session, failure_line=options.failure_line)
-        TurnRecovery(
+        recovery = TurnRecovery(
             session,
             line=options.recovery_line,
             audio=lambda: clips.stream("recovery_line", first_frame_within=CLIP_WAIT),
@@ -291,6 +268,20 @@ class CallRunner:
             event=self._recorder.event,
             give_up=lambda: self._farewell_soon(LLM_DOWN, options.failure_line),
         )
+        watchdog = SilenceWatchdog(
+            session,
+            self._output,
+            holding=(lambda: clips.get("holding_line", wait_at_most=CLIP_WAIT))
+            if options.holding_line
+            else None,
+            turn_failed=recovery.turn_failed,
+            event=self._recorder.event,
+            active=lambda: (
+                self._active() and not self._transferring and not (answering and answering.steering)
+            ),
+            thinking_sound=lambda: sounds.thinking is not None and sounds.thinking.playing,
+        )
+        self._tasks.spawn(watchdog.watch(), name="silence-watchdog")
         self._recorder.attach(session, self._output)
         self._output.start()
         await session.start(agent, record=False)  # the runner records; no cloud upload
@@ -511,6 +502,7 @@ class CallRunner:
             ),
             "recovery_line": _sentence(options.recovery_line, options.recovery_line),
             "failure_line": _sentence(options.failure_line, options.failure_line),
+            "holding_line": _sentence(options.holding_line, options.holding_line),
             "transfer_line": _sentence(options.transfer_line, options.transfer_line)
             if assistant.transfer_mode is not None
             else None,

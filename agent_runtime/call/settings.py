@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
@@ -16,16 +16,9 @@ from ..integrations.settings import IntegrationSettings
 from ..providers import ProviderSettings
 from ..settings import EnvModel
 from .clip_store import DEFAULT_DIR, ClipStore
+from .options import FAILURE_LINE, HOLDING_LINE, RECOVERY_LINE, TRANSFER_LINE, RunOptions
 from .session import TurnOptions
 
-RECOVERY_LINE = "Sorry, I missed that. Could you say it again?"
-"""Said when the LLM fails a turn after its retries, so the caller is not left in silence."""
-FAILURE_LINE = (
-    "I am sorry, we are having technical difficulties. Please call us back later. Goodbye."
-)
-"""Said before hanging up when the providers keep failing and the session gives up."""
-TRANSFER_LINE = "Please hold, I am transferring you now."
-"""Said, uninterruptible, right before the call is transferred to a person."""
 MAX_ENDPOINTING_SECONDS = 10.0
 """Longest endpointing delay accepted: a caller waits this long in silence."""
 
@@ -34,10 +27,13 @@ class CallSettings(EnvModel):
     """How every call runs.
 
     ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
-    ``AGENT_FAILURE_LINE`` and ``AGENT_TRANSFER_LINE`` (an empty line: say nothing).
+    ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
+    say nothing).
     """
 
-    KEEP_EMPTY = frozenset({"AGENT_RECOVERY_LINE", "AGENT_FAILURE_LINE", "AGENT_TRANSFER_LINE"})
+    KEEP_EMPTY = frozenset(
+        {"AGENT_RECOVERY_LINE", "AGENT_FAILURE_LINE", "AGENT_TRANSFER_LINE", "AGENT_HOLDING_LINE"}
+    )
 
     min_endpointing_delay: float = Field(
         TurnOptions.min_endpointing_delay,
@@ -57,6 +53,7 @@ class CallSettings(EnvModel):
     recovery_line: str = Field(RECOVERY_LINE, alias="AGENT_RECOVERY_LINE")
     failure_line: str = Field(FAILURE_LINE, alias="AGENT_FAILURE_LINE")
     transfer_line: str = Field(TRANSFER_LINE, alias="AGENT_TRANSFER_LINE")
+    holding_line: str = Field(HOLDING_LINE, alias="AGENT_HOLDING_LINE")
 
     @model_validator(mode="after")
     def _delays_in_order(self) -> Self:
@@ -73,6 +70,21 @@ class CallSettings(EnvModel):
             TurnOptions(),
             min_endpointing_delay=self.min_endpointing_delay,
             max_endpointing_delay=self.max_endpointing_delay,
+        )
+
+    def run_options(self, **call: Any) -> RunOptions:
+        """How each call runs with these settings.
+
+        ``call``: what is this call's own (its output directory, attempt id, hooks...).
+        """
+        return RunOptions(
+            turn=self.turn(),
+            clip_store=self.clip_store(),
+            recovery_line=self.recovery_line or None,
+            failure_line=self.failure_line or None,
+            transfer_line=self.transfer_line or None,
+            holding_line=self.holding_line or None,
+            **call,
         )
 
     def clip_store(self) -> ClipStore | None:

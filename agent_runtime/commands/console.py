@@ -77,7 +77,7 @@ async def _console(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..call.ports import CallPorts
-    from ..call.runner import CallRunner, RunOptions
+    from ..call.runner import CallRunner
     from ..call.settings import RuntimeSettings
     from ..config.loading import load_file
     from ..media.console import ConsoleAudioMedia, TextMedia
@@ -110,15 +110,7 @@ async def _console(args: argparse.Namespace) -> int:
         clients=clients,
     )
     line = LocalLine(notice=lambda text: print(f"[line] {text}", file=sys.stderr, flush=True))
-    options = RunOptions(
-        turn=settings.call.turn(),
-        output_dir=Path(args.out),
-        on_row=_show,
-        recovery_line=settings.call.recovery_line or None,
-        failure_line=settings.call.failure_line or None,
-        clip_store=settings.call.clip_store(),
-        transfer_line=settings.call.transfer_line or None,
-    )
+    options = settings.call.run_options(output_dir=Path(args.out), on_row=_show)
     media: TextMedia | ConsoleAudioMedia
     if args.text:
         media = TextMedia()

@@ -81,6 +81,11 @@ class ThinkingLayer:
         """The caller spoke: the next thinking interval draws again and starts from the top."""
         self._turn_plays = None
 
+    @property
+    def playing(self) -> bool:
+        """True while the clip is being heard."""
+        return self._audible
+
     def set_thinking(self, thinking: bool) -> None:
         """Follow the agent's state: True while it is ``thinking``."""
         if thinking and self._turn_plays is None:

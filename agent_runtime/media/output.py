@@ -88,6 +88,7 @@ class CallAudioOutput(io.AudioOutput):
         self._paused = False
         self._final = SampleQueue()
         self._final_done = asyncio.Event()
+        self._aside = SampleQueue()
         self._locked = False
         self._last_words = False
         """True once a goodbye was played: the session's voice stays cut."""
@@ -180,6 +181,25 @@ class CallAudioOutput(io.AudioOutput):
         self._last_words = self._last_words or keep_locked
         self._locked = True
         self._drop_voice()
+        self._aside.clear()
+        self._queue(frames, self._final)
+        self._final_done.clear()
+        if len(self._final):
+            await self._final_done.wait()
+        self._locked = self._last_words
+
+    def play_aside(self, frames: Iterable[rtc.AudioFrame]) -> None:
+        """Play ``frames`` while the session says nothing (a holding line).
+
+        The session's voice, as soon as it comes, cuts them: they only fill a silence.
+        """
+        self._aside.clear()
+        self._queue(frames, self._aside)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _queue(self, frames: Iterable[rtc.AudioFrame], queue: SampleQueue) -> None:
+        """Queue ``frames`` at the stream's rate."""
         resampler: rtc.AudioResampler | None = None
         for frame in frames:
             if frame.sample_rate != self._rate:
@@ -188,16 +208,10 @@ class CallAudioOutput(io.AudioOutput):
             else:
                 converted = [frame]
             for piece in converted:
-                self._final.push(np.frombuffer(piece.data, dtype=np.int16).copy())
+                queue.push(np.frombuffer(piece.data, dtype=np.int16).copy())
         if resampler is not None:
             for piece in resampler.flush():
-                self._final.push(np.frombuffer(piece.data, dtype=np.int16).copy())
-        self._final_done.clear()
-        if len(self._final):
-            await self._final_done.wait()
-        self._locked = self._last_words
-
-    # -- internals ---------------------------------------------------------------------------
+                queue.push(np.frombuffer(piece.data, dtype=np.int16).copy())
 
     def _finish(self, segment: _Segment, *, interrupted: bool) -> None:
         if segment in self._segments:
@@ -221,6 +235,13 @@ class CallAudioOutput(io.AudioOutput):
             if not len(self._final):
                 self._final_done.set()
             return samples
+        voice = self._session_voice(count)
+        if voice.size:
+            self._aside.clear()
+            return voice
+        return self._aside.pull(count) if len(self._aside) else voice
+
+    def _session_voice(self, count: int) -> npt.NDArray[np.int16]:
         if self._paused or not self._segments or self._locked:
             return np.zeros(0, dtype=np.int16)
         segment = self._segments[0]

@@ -60,6 +60,9 @@ class ScriptedAnswer(BaseModel):
     token_interval: float = Field(default=0.02, ge=0, description="Seconds between tokens.")
     status: int = Field(default=200, description="An HTTP error status to answer with instead.")
     hang: bool = Field(default=False, description="Never answer (a provider that hangs).")
+    stall_after: int | None = Field(
+        default=None, ge=0, description="Send this many tokens, then nothing more (a stall)."
+    )
 
 
 class LLMScript(BaseModel):
@@ -181,7 +184,9 @@ class ScriptedLLMServer:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await asyncio.sleep(answer.ttft)
-        for delta, finish in self._deltas(answer):
+        for sent, (delta, finish) in enumerate(self._deltas(answer)):
+            if sent == answer.stall_after:
+                await asyncio.Event().wait()
             await response.write(self._chunk(delta, finish))
             if answer.token_interval:
                 await asyncio.sleep(answer.token_interval)

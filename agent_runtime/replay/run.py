@@ -17,8 +17,9 @@ from typing import Any
 from livekit.agents import tts
 
 from ..call.clip_store import ClipStore
+from ..call.options import RunOptions
 from ..call.ports import CallPorts
-from ..call.runner import CallResult, CallRunner, RunOptions
+from ..call.runner import CallResult, CallRunner
 from ..call.session import TurnOptions
 from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM
 from ..config.loading import load_file

@@ -25,7 +25,7 @@ from pathlib import Path
 from livekit.agents import JobContext, utils
 
 from ..call.ports import CallPorts
-from ..call.runner import CallRunner, RunOptions
+from ..call.runner import CallRunner
 from ..config.attempt import AttemptStatus
 from ..config.loading import parse_json
 from ..config.sources import load_job_metadata
@@ -174,16 +174,10 @@ async def _run_on_line(
             answered_at=line.answered_at,
             dial=line.dial,
         )
-        call = settings.call
-        options = RunOptions(
+        options = settings.call.run_options(
             output_dir=_attempt_dir(settings, spec.call.id, attempt_id),
             attempt_id=attempt_id,
             started_at=started,
-            recovery_line=call.recovery_line or None,
-            failure_line=call.failure_line or None,
-            clip_store=call.clip_store(),
-            transfer_line=call.transfer_line or None,
-            turn=call.turn(),
             on_status=on_status,
         )
         ports = CallPorts(line.media, telephony, settings.integrations)
