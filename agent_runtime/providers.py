@@ -46,6 +46,17 @@ class ProviderSettings(EnvModel):
         "openai", alias="STT_PROVIDER"
     )
     stt_language: str = Field("en", alias="STT_LANGUAGE")
+    llm_fallback_model: str = Field("", alias="LLM_FALLBACK_MODEL")
+    """A second text LLM (OpenAI-compatible), used when the call's own fails or stalls."""
+    llm_fallback_base_url: str = Field("", alias="LLM_FALLBACK_BASE_URL")
+    """Its endpoint; empty: ``OPENAI_BASE_URL``."""
+    llm_fallback_api_key: SecretStr | None = Field(None, alias="LLM_FALLBACK_API_KEY")
+    """Its key; unset: ``OPENAI_API_KEY``."""
+    tts_fallback_voice: str = Field(
+        "", alias="TTS_FALLBACK_VOICE", pattern=r"^$|^(cartesia|elevenlabs):\S+$"
+    )
+    """A second voice, ``cartesia:<voice id>`` or ``elevenlabs:<voice id>``, used when the
+    call's own voice fails or does not answer in time."""
 
     def require(self, name: str, purpose: str) -> str:
         """The value of setting ``name``, or a ``ProviderConfigError`` naming its variable."""
@@ -173,6 +184,49 @@ def _google_realtime(model: RealtimeLLM, settings: ProviderSettings) -> llm.Real
     return realtime
 
 
+LLM_ATTEMPT_TIMEOUT = 3.0
+"""Seconds the call's LLM has to start answering before its fallback (if any) is asked."""
+
+
+def with_fallback_llm(
+    chat: llm.LLM | llm.RealtimeModel, settings: ProviderSettings, clients: Clients
+) -> llm.LLM | llm.RealtimeModel:
+    """``chat``, backed by ``LLM_FALLBACK_MODEL`` when that is set (text LLMs only)."""
+    if not settings.llm_fallback_model or not isinstance(chat, llm.LLM):
+        return chat
+    from livekit.plugins import openai
+
+    secret = settings.llm_fallback_api_key or settings.openai_api_key
+    if secret is None:
+        raise ProviderConfigError(
+            "LLM_FALLBACK_API_KEY (or OPENAI_API_KEY) is not set; it is needed for"
+            " LLM_FALLBACK_MODEL"
+        )
+    base_url = settings.llm_fallback_base_url or settings.openai_base_url
+    fallback = openai.LLM(
+        model=settings.llm_fallback_model,
+        client=clients.openai(secret.get_secret_value(), base_url),
+        _strict_tool_schema=False,
+    )
+    return llm.FallbackAdapter([chat, fallback], attempt_timeout=LLM_ATTEMPT_TIMEOUT)
+
+
+def build_voice(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
+    """The call's voice, backed by ``TTS_FALLBACK_VOICE`` when that is set."""
+    primary = build_tts(voice, settings)
+    if not settings.tts_fallback_voice:
+        return primary
+    provider, voice_id = settings.tts_fallback_voice.split(":", 1)
+    volume = voice.volume if provider == "cartesia" else None
+    second = VoiceProfile(
+        "cartesia" if provider == "cartesia" else "elevenlabs",
+        voice_id,
+        speed=voice.speed,
+        volume=volume,
+    )
+    return tts.FallbackAdapter([primary, build_tts(second, settings)], max_retry_per_tts=0)
+
+
 def build_tts(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
     """The TTS plugin for the call's voice.
 
@@ -278,12 +332,12 @@ def build_providers(
 ) -> Providers:
     """All providers of a call. A realtime model speaks and listens itself: no STT, no TTS."""
     clients = Clients()
-    chat = build_llm(model, settings, clients)
+    chat = with_fallback_llm(build_llm(model, settings, clients), settings, clients)
     realtime = isinstance(chat, llm.RealtimeModel)
     return Providers(
         stt=None if realtime else build_stt(settings, clients),
         llm=chat,
-        tts=None if realtime else build_tts(voice, settings),
+        tts=None if realtime else build_voice(voice, settings),
         vad=vad or build_vad(),
         turn_detector=build_turn_detector(),
         clients=clients,

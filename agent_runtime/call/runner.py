@@ -33,7 +33,7 @@ from ..log import logger
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
-from ..providers import Providers
+from ..providers import LLM_ATTEMPT_TIMEOUT, Providers
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
@@ -51,7 +51,7 @@ from .options import RunOptions
 from .ports import CallPorts
 from .recovery import TurnRecovery
 from .session import build_session
-from .watchdog import SilenceWatchdog
+from .watchdog import GIVE_UP_AFTER, SilenceWatchdog
 
 _T = TypeVar("_T")
 
@@ -280,6 +280,8 @@ class CallRunner:
                 self._active() and not self._transferring and not (answering and answering.steering)
             ),
             thinking_sound=lambda: sounds.thinking is not None and sounds.thinking.playing,
+            give_up_after=GIVE_UP_AFTER
+            + (LLM_ATTEMPT_TIMEOUT if isinstance(providers.llm, llm.FallbackAdapter) else 0.0),
         )
         self._tasks.spawn(watchdog.watch(), name="silence-watchdog")
         self._recorder.attach(session, self._output)

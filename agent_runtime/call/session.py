@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from livekit.agents import AgentSession, APIConnectOptions, TurnHandlingOptions, llm
@@ -33,6 +33,9 @@ class TurnOptions:
     provider_retry_interval: float = 0.5
     provider_timeout: float = 8.0
     """Seconds to connect to a provider before the attempt counts as failed."""
+    voice_timeout: float = 3.0
+    """Seconds the voice may take to start answering before the attempt counts as failed (the
+    fallback voice, if any, is then asked)."""
 
 
 def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
@@ -68,9 +71,10 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
         retry_interval=options.provider_retry_interval,
         timeout=options.provider_timeout,
     )
+    voice = replace(quick, timeout=options.voice_timeout)
     return AgentSession(
         llm=providers.llm,
-        conn_options=SessionConnectOptions(llm_conn_options=quick, tts_conn_options=quick),
+        conn_options=SessionConnectOptions(llm_conn_options=quick, tts_conn_options=voice),
         vad=providers.vad,
         turn_handling=turn_handling,
         aec_warmup_duration=None,

@@ -61,13 +61,15 @@ class SilenceWatchdog:
         event: Callable[..., None],
         active: Callable[[], bool],
         thinking_sound: Callable[[], bool] = lambda: False,
+        give_up_after: float = GIVE_UP_AFTER,
     ) -> None:
         """Follow ``session`` and ``output``.
 
         ``holding`` gives the rendered holding line (None: no line); ``active`` says whether the
         agent is expected to answer at all (not while the call ends, a machine talks or a
         transfer is under way); ``thinking_sound``, whether the caller hears the thinking sound
-        (then no holding line is needed).
+        (then no holding line is needed); ``give_up_after``, how long a turn may take (longer
+        with a fallback LLM, which gets its turn after the first one's attempt).
         """
         self._session = session
         self._output = output
@@ -76,6 +78,7 @@ class SilenceWatchdog:
         self._event = event
         self._active = active
         self._thinking_sound = thinking_sound
+        self._give_up_after = give_up_after
         self._spoke_at = 0.0
         self._working_since: float | None = None
         self._held_at: float | None = None
@@ -93,7 +96,7 @@ class SilenceWatchdog:
             if since is None or not self._active():
                 continue
             now = time.time()
-            if not self._tools and now - since >= GIVE_UP_AFTER:
+            if not self._tools and now - since >= self._give_up_after:
                 self._give_up(now - since)
             elif self._holding is not None and not self._thinking_sound() and self._due(now, since):
                 self._held_at = now

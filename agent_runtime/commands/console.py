@@ -87,9 +87,10 @@ async def _console(args: argparse.Namespace) -> int:
         Providers,
         build_llm,
         build_stt,
-        build_tts,
         build_turn_detector,
         build_vad,
+        build_voice,
+        with_fallback_llm,
     )
     from ..telephony.local import LocalLine
 
@@ -101,10 +102,12 @@ async def _console(args: argparse.Namespace) -> int:
     offline = args.offline_voice or args.text
     providers = Providers(
         stt=None if args.text else build_stt(settings.providers, clients),
-        llm=build_llm(spec.llm_model, settings.providers, clients),
+        llm=with_fallback_llm(
+            build_llm(spec.llm_model, settings.providers, clients), settings.providers, clients
+        ),
         tts=OfflineTTS.for_voice(spec.voice)
         if offline
-        else build_tts(spec.voice, settings.providers),
+        else build_voice(spec.voice, settings.providers),
         vad=build_vad(),
         turn_detector=build_turn_detector(),
         clients=clients,
