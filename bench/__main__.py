@@ -1,8 +1,9 @@
 """Run every benchmark with its defaults and print a summary: ``python -m bench`` (``./dev bench``).
 
-Each benchmark runs in a process of its own (the replay-speed and answering ones need the
-virtual clock hooked in before livekit is imported) and prints its own tables as it goes; the
-summary at the end repeats the headline figures. About 13 minutes on a 2-core machine. Options:
+Each benchmark runs in a process of its own (the replay-speed, answering and reliability ones
+need the virtual clock hooked in before livekit is imported) and prints its own tables as it
+goes; the summary at the end repeats the headline figures. About 14 minutes on a 2-core
+machine. Options:
 
     python -m bench --only cost,latency      # a subset
     python -m bench --full                   # every cost model at 1-50 calls, latency baseline
@@ -21,7 +22,7 @@ from typing import Any
 
 from .common import machine, ms, percentile, ratio, table
 
-BENCHMARKS = ("cost", "latency", "first_word", "replay_speed", "answering")
+BENCHMARKS = ("cost", "latency", "first_word", "replay_speed", "answering", "reliability")
 QUICK_COST: list[str] = []
 """The cost benchmark's defaults (about 5 minutes)."""
 FULL_COST = ["--full"]
@@ -154,6 +155,21 @@ def answering_rows(data: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def reliability_rows(data: list[dict[str, Any]]) -> list[list[str]]:
+    """Headline row: the faults whose turn was answered or apologised for, with a report."""
+    faults = [d for d in data if d["fault"] != "none"]
+    held = [d for d in faults if (d["answered"] or d["apologised"]) and d["report_written"]]
+    missed = ", ".join(d["fault"] for d in faults if d not in held) or "-"
+    return [
+        [
+            "reliability: faults answered or apologised for, report written",
+            f"{len(held)} of {len(faults)}",
+            f"not: {missed}",
+            "",
+        ]
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="benchmarks to run")
@@ -190,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         if "answering" in chosen:
             data = run("answering", [], out)
             rows += answering_rows(data) if data else []
+        if "reliability" in chosen:
+            rows += reliability_rows(run("reliability", [], out) or [])
     print("\n=== summary ===")
     print(table(["figure", "ours", "bare / detail", "ratio"], rows))
 
