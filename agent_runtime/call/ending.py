@@ -24,6 +24,7 @@ MAX_DURATION = Outcome("system", "max_duration")
 END_CALL_TOOL = Outcome("agent", "tool_end_call")
 LLM_DOWN = Outcome("system", "llm_error", status="error", error="the LLM failed turn after turn")
 TRANSFERRED = Outcome("agent", "transfer")
+SHUTDOWN = Outcome("system", "shutdown", status="error", error="the process was asked to stop")
 
 
 def not_answered(failure: DialFailed) -> Outcome:

@@ -47,6 +47,9 @@ class RunOptions:
     """Said, uninterruptible, before the call is transferred; None: say nothing."""
     on_status: Callable[[AttemptStatus], None] | None = None
     """Called as the attempt's status changes: queued, ringing, ongoing, completed or error."""
+    stop_on_sigterm: bool = False
+    """SIGTERM ends the call as a shutdown does (the console and replay; the worker's own
+    shutdown drains its calls instead)."""
     holding_line: str | None = HOLDING_LINE
     """Said when the caller has waited ``watchdog.HOLD_AFTER`` seconds for an answer; None:
     say nothing."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Coroutine
@@ -34,13 +35,22 @@ from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
 from ..providers import LLM_ATTEMPT_TIMEOUT, Providers
+from ..report.journal import JOURNAL, REPORT, Journal
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
 from .clips import Clip, Clips, StaticSentence, render
-from .ending import END_CALL_TOOL, LLM_DOWN, TRANSFERRED, CallEnding, Outcome, not_answered
+from .ending import (
+    END_CALL_TOOL,
+    LLM_DOWN,
+    SHUTDOWN,
+    TRANSFERRED,
+    CallEnding,
+    Outcome,
+    not_answered,
+)
 from .floor import Floor
 from .guards.base import Ending, Goodbye, Guard
 from .guards.hangup import CallerHangup
@@ -193,8 +203,23 @@ class CallRunner:
 
     # -- the call ------------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """End the call now, as a shutdown asks: the failure line, then hang up."""
+        self._recorder.event("shutdown_requested")
+        self._end(Ending(SHUTDOWN, Goodbye("failure_line", self._options.failure_line)))
+
     async def run(self) -> CallResult:
         """Run the call to its end and return the report; never raises for a call failure."""
+        loop = asyncio.get_running_loop()
+        if self._options.stop_on_sigterm:
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+        try:
+            return await self._run()
+        finally:
+            if self._options.stop_on_sigterm:
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    async def _run(self) -> CallResult:
         async with utils.http_context.open():
             try:
                 await self._converse()
@@ -212,6 +237,11 @@ class CallRunner:
 
     async def _converse(self) -> None:
         spec, providers, options = self._spec, self._providers, self._options
+        if options.output_dir is not None:
+            start = self._recorder.report(
+                ended_by=None, end_reason=None, status="queued", result=None, ended_at=time.time()
+            )
+            self._recorder.journal = Journal(options.output_dir / JOURNAL, start)
         self._status("queued")
         self._clips.start()  # while the phone rings, the greeting renders
         try:
@@ -225,6 +255,8 @@ class CallRunner:
             self._ending.decide(not_answered(failure))
             return
         self._recorder.answered_at = answered_at
+        if self._recorder.journal is not None:
+            self._recorder.journal.answered(answered_at)
         self._status("ongoing")
         self._output.add_tap(self._recording.heard)
         session = build_session(providers, options.turn)
@@ -485,8 +517,10 @@ class CallRunner:
             dial_error=outcome.dial_error,
         )
         if out_dir is not None:
-            report_path = out_dir / "report.json"
+            report_path = out_dir / REPORT
             report_path.write_text(report.to_json())
+            if self._recorder.journal is not None:
+                self._recorder.journal.close()
         return CallResult(report, report_path, recording_path, self._output.stats)
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -113,7 +113,9 @@ async def _console(args: argparse.Namespace) -> int:
         clients=clients,
     )
     line = LocalLine(notice=lambda text: print(f"[line] {text}", file=sys.stderr, flush=True))
-    options = settings.call.run_options(output_dir=Path(args.out), on_row=_show)
+    options = settings.call.run_options(
+        output_dir=Path(args.out), on_row=_show, stop_on_sigterm=True
+    )
     media: TextMedia | ConsoleAudioMedia
     if args.text:
         media = TextMedia()

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     speed = "on a virtual clock" if args.fast else "at real speed"
     print(f"replaying {folder} {speed}...", file=sys.stderr)
     try:
-        result = run_replay(folder, fast=args.fast, output_dir=output)
+        result = run_replay(folder, fast=args.fast, output_dir=output, stop_on_sigterm=True)
     except AgentRuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

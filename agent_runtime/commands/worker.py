@@ -38,6 +38,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped; return the exit code."""
     from ..errors import SettingsError
+    from ..report.journal import recover
     from ..worker.deliveries import DeliveryLoop
     from ..worker.server import build_server
     from ..worker.settings import WorkerSettings
@@ -60,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     sys.argv = ["agent-runtime", args.mode, *forwarded]
     deliveries = None if {"-h", "--help"} & set(forwarded) else DeliveryLoop(settings)
     if deliveries is not None:
+        lost = recover(settings.report_dir)  # calls whose process died under the last worker
+        if lost:
+            print(f"reported {len(lost)} calls whose process had died", file=sys.stderr)
         deliveries.start()
     try:
         cli.run_app(build_server(settings))

@@ -104,6 +104,7 @@ async def replay(
     env: Mapping[str, str] | None = None,
     voice: tts.TTS | None = None,
     clip_store: ClipStore | None = None,
+    stop_on_sigterm: bool = False,
 ) -> ReplayResult:
     """Play ``recorded`` through the runtime and return the result.
 
@@ -112,6 +113,7 @@ async def replay(
     (stand-in service URLs and credentials in tests).
     ``voice`` replaces the offline TTS (e.g. a provider that fails, in tests).
     ``clip_store`` keeps rendered sentences on disk as the worker does (none by default).
+    ``stop_on_sigterm``: SIGTERM ends the call cleanly, with its report (the CLI).
     """
     from livekit.plugins import openai
 
@@ -144,7 +146,12 @@ async def replay(
             spec,
             providers,
             CallPorts(media, line, integrations),
-            RunOptions(turn=turn or TurnOptions(), output_dir=output_dir, clip_store=clip_store),
+            RunOptions(
+                turn=turn or TurnOptions(),
+                output_dir=output_dir,
+                clip_store=clip_store,
+                stop_on_sigterm=stop_on_sigterm,
+            ),
         )
         during_call = 0
         try:

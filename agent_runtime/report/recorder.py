@@ -25,6 +25,7 @@ from livekit.agents.voice.events import (
 from ..config.attempt import AttemptResult, DialError, TranscriptRow
 from ..config.spec import CallSpec
 from ..media.output import CallAudioOutput
+from .journal import Journal
 from .model import (
     CallEvent,
     CallReport,
@@ -63,6 +64,8 @@ class ReportRecorder:
         self._agent_since: float | None = None
         self._last_user_metrics: dict[str, Any] | None = None
         self._output: CallAudioOutput | None = None
+        self.journal: Journal | None = None
+        """Where rows and events are also written as they come (``report.journal``)."""
 
     def offset(self, wall_time: float | None = None) -> float:
         """Seconds since the start of the call."""
@@ -84,7 +87,10 @@ class ReportRecorder:
 
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
         """Record a call event."""
-        self.events.append(CallEvent(type=type, at=self.offset(), detail=detail))
+        event = CallEvent(type=type, at=self.offset(), detail=detail)
+        self.events.append(event)
+        if self.journal is not None:
+            self.journal.event(event)
 
     def warn(self, message: str) -> None:
         """Record a warning for the report."""
@@ -104,6 +110,8 @@ class ReportRecorder:
 
     def _add_row(self, row: TranscriptRow) -> None:
         self.rows.append(row)
+        if self.journal is not None:
+            self.journal.row(row)
         if self._on_row is not None:
             self._on_row(row)
 
