@@ -8,31 +8,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from subprocess import Popen
 
 from agent_runtime.call.options import FAILURE_LINE
+from agent_runtime.post_call.lost_calls import queue_lost_calls
+from agent_runtime.post_call.outbox import Outbox
 from agent_runtime.report.journal import JOURNAL, PROCESS_LOST, REPORT, recover
 from agent_runtime.report.model import CallReport
 
 from .conftest import FIXTURES, ROOT
 
 
-def _start_call(out: Path) -> subprocess.Popen[bytes]:
+def _start_call(out: Path, folder: Path = FIXTURES / "calls" / "order_status") -> Popen[bytes]:
     """The demo call in its own process, at real speed, until it has said its greeting."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agent_runtime.cli",
-            "replay",
-            str(FIXTURES / "calls" / "order_status"),
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "agent_runtime.cli", "replay", str(folder), "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -54,14 +50,20 @@ def _report(path: Path) -> CallReport:
 
 
 def test_a_killed_call_process_leaves_a_journal_that_becomes_its_report(tmp_path: Path) -> None:
+    folder = tmp_path / "order_status"
+    shutil.copytree(FIXTURES / "calls" / "order_status", folder)
+    document = json.loads((folder / "call.json").read_text())
+    document["call"]["assistant"]["webhook_url"] = "https://hooks.acme.example/calls"
+    (folder / "call.json").write_text(json.dumps(document))
     out = tmp_path / "call"
-    process = _start_call(out)
+    process = _start_call(out, folder)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     assert not (out / REPORT).exists()
     with (out / JOURNAL).open("a") as journal:  # as if killed in the middle of a line
         journal.write('{"row": {"role": "user", "content": "cut he')
-    assert recover(tmp_path) == [out / REPORT]
+    (lost,) = recover(tmp_path)
+    assert lost.report_path == out / REPORT
     report = _report(out / REPORT)
     assert (report.status, report.ended_by, report.end_reason) == ("error", "system", PROCESS_LOST)
     assert report.transcript and report.transcript[0].content.startswith("Hello, this is Alex")
@@ -69,6 +71,17 @@ def test_a_killed_call_process_leaves_a_journal_that_becomes_its_report(tmp_path
     assert any(e.type == "call_started" for e in report.runtime.events)
     assert not (out / JOURNAL).exists()
     assert recover(tmp_path) == []  # once
+    # and its webhook goes out like any other call's
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    try:
+        (key,) = queue_lost_calls([lost], outbox)
+        queued = outbox.get(key)
+    finally:
+        outbox.close()
+    assert queued is not None and queued.payload["url"] == "https://hooks.acme.example/calls"
+    event = json.loads(queued.payload["body"])
+    assert event["call"]["id"] == "call_order_status"
+    assert event["call_attempt"]["end_reason"] == PROCESS_LOST
 
 
 def test_sigterm_ends_a_replayed_call_cleanly_with_its_report(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
 from ..providers import LLM_ATTEMPT_TIMEOUT, Providers
-from ..report.journal import JOURNAL, REPORT, Journal
+from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
@@ -241,7 +241,13 @@ class CallRunner:
             start = self._recorder.report(
                 ended_by=None, end_reason=None, status="queued", result=None, ended_at=time.time()
             )
-            self._recorder.journal = Journal(options.output_dir / JOURNAL, start)
+            identity = CallIdentity(
+                id=spec.call.id,
+                direction=spec.call.direction,
+                metadata=dict(spec.call.metadata or {}),
+                webhook_url=spec.assistant.webhook_url,
+            )
+            self._recorder.journal = Journal(options.output_dir / JOURNAL, start, identity)
         self._status("queued")
         self._clips.start()  # while the phone rings, the greeting renders
         try:

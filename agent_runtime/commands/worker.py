@@ -38,6 +38,8 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped; return the exit code."""
     from ..errors import SettingsError
+    from ..post_call.lost_calls import queue_lost_calls
+    from ..post_call.outbox import Outbox
     from ..report.journal import recover
     from ..worker.deliveries import DeliveryLoop
     from ..worker.server import build_server
@@ -63,7 +65,16 @@ def run(args: argparse.Namespace) -> int:
     if deliveries is not None:
         lost = recover(settings.report_dir)  # calls whose process died under the last worker
         if lost:
-            print(f"reported {len(lost)} calls whose process had died", file=sys.stderr)
+            outbox = Outbox(settings.outbox_path)
+            try:
+                queued = queue_lost_calls(lost, outbox)
+            finally:
+                outbox.close()
+            print(
+                f"reported {len(lost)} calls whose process had died"
+                f" ({len(queued)} webhooks queued)",
+                file=sys.stderr,
+            )
         deliveries.start()
     try:
         cli.run_app(build_server(settings))

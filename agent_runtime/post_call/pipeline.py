@@ -28,6 +28,7 @@ from ..config.spec import CallSpec
 from ..errors import DeliveryError
 from ..integrations.settings import IntegrationSettings
 from ..integrations.sms_setup import sending_number
+from ..report.journal import CallIdentity
 from ..report.model import AfterCallSection, AfterCallStep, CallReport, FaqCandidate
 from .delivery import Sender
 from .email import EmailPayload, compose_notification, send_email
@@ -299,8 +300,13 @@ class AfterCall:
 
 def call_ended_event(spec: CallSpec, report: CallReport) -> dict[str, Any]:
     """The webhook event of an ended call, in the API's own field names."""
-    after = report.runtime.after_call or AfterCallSection()
     call = spec.call
+    return ended_event(CallIdentity(call.id, call.direction, dict(call.metadata)), report)
+
+
+def ended_event(call: CallIdentity, report: CallReport) -> dict[str, Any]:
+    """The webhook event of the call ``call`` that ``report`` reports."""
+    after = report.runtime.after_call or AfterCallSection()
     return {
         "type": "call.ended",
         "call": {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,33 @@ REPORT = "report.json"
 PROCESS_LOST = "process_lost"
 
 
+@dataclass(frozen=True)
+class CallIdentity:
+    """What the report of a lost call is delivered with: the call's own fields and webhook."""
+
+    id: str
+    direction: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class LostCall:
+    """A call whose process died, and the report recovered from its journal."""
+
+    report: CallReport
+    report_path: Path
+    call: CallIdentity
+
+
 class Journal:
     """Appends a call's report, line by line, as the call goes."""
 
-    def __init__(self, path: Path, start: CallReport) -> None:
+    def __init__(self, path: Path, start: CallReport, call: CallIdentity) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
-        self._line({"start": start.model_dump(mode="json")})
+        self._line({"start": start.model_dump(mode="json"), "call": call.__dict__})
 
     def answered(self, at: float) -> None:
         """The call was answered at wall time ``at``."""
@@ -58,23 +78,27 @@ class Journal:
             os.write(self._fd, (json.dumps(entry) + "\n").encode())
 
 
-def recover(report_dir: Path) -> list[Path]:
-    """Write the report of every call under ``report_dir`` whose process died; their paths."""
-    written: list[Path] = []
+def recover(report_dir: Path) -> list[LostCall]:
+    """Write the report of every call under ``report_dir`` whose process died; those calls.
+
+    A journal whose report was written (the process died while removing it) is only removed.
+    """
+    lost: list[LostCall] = []
     for journal in sorted(report_dir.rglob(JOURNAL)):
         report_path = journal.with_name(REPORT)
         if not report_path.exists():
-            report = recovered_report(journal)
-            if report is not None:
-                report_path.write_text(report.to_json())
-                written.append(report_path)
+            found = _recovered(journal, report_path)
+            if found is not None:
+                report_path.write_text(found.report.to_json())
+                lost.append(found)
         journal.unlink(missing_ok=True)
-    return written
+    return lost
 
 
-def recovered_report(journal: Path) -> CallReport | None:
+def _recovered(journal: Path, report_path: Path) -> LostCall | None:
     """The report a journal's call would have had, ended by the loss of its process."""
     start: dict[str, Any] | None = None
+    call: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     answered_at: float | None = None
@@ -84,7 +108,7 @@ def recovered_report(journal: Path) -> CallReport | None:
         except json.JSONDecodeError:
             continue  # the line being written when the process died
         if "start" in entry:
-            start = entry["start"]
+            start, call = entry["start"], entry.get("call") or {}
         elif "answered_at" in entry:
             answered_at = float(entry["answered_at"])
         elif "row" in entry:
@@ -103,7 +127,7 @@ def recovered_report(journal: Path) -> CallReport | None:
             "error": "the call's process ended before the call did",
         }
     )
-    return report.model_copy(
+    recovered = report.model_copy(
         update={
             "status": "error",
             "ended_by": "system",
@@ -116,3 +140,10 @@ def recovered_report(journal: Path) -> CallReport | None:
             "runtime": runtime,
         }
     )
+    identity = CallIdentity(
+        id=str(call.get("id", runtime.call_id or "")),
+        direction=str(call.get("direction", runtime.direction or "")),
+        metadata=dict(call.get("metadata") or {}),
+        webhook_url=call.get("webhook_url"),
+    )
+    return LostCall(recovered, report_path, identity)
