@@ -9,6 +9,7 @@ its voice segments.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Callable
@@ -16,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from livekit.plugins import cartesia
 
 from agent_runtime.call.options import RECOVERY_LINE
 from agent_runtime.call.watchdog import GIVE_UP_AFTER, HOLD_AFTER
-from agent_runtime.replay.run import ReplayResult, run_replay
+from agent_runtime.replay.clock import run_virtual
+from agent_runtime.replay.local_server import serve
+from agent_runtime.replay.recorded_call import RecordedCall
+from agent_runtime.replay.run import ReplayResult, replay, run_replay
 
 from .conftest import FIXTURES
 from .replays import caller_speech, replayed
@@ -104,3 +110,26 @@ def test_a_normal_call_gets_no_holding_line() -> None:
     assert _events(result, "holding_line") == []
     assert _events(result, "turn_given_up") == []
     assert ANSWER in _said(result)
+
+
+def test_a_voice_that_never_answers_ends_the_call_as_a_voice_failure(tmp_path: Path) -> None:
+    async def never(request: web.Request) -> web.Response:
+        await request.read()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_post("/tts/bytes", never)
+    app.router.add_get("/tts/websocket", never)
+    folder = _faulty(tmp_path, lambda llm, http: None)
+    (folder / "caller.json").write_text(json.dumps({"hangup_at": 45.0}))
+
+    async def main() -> ReplayResult:
+        async with serve(app) as base:
+            voice = cartesia.TTS(api_key="k", base_url=base, model="sonic-3")
+            return await replay(RecordedCall.load(folder), inline_inference=True, voice=voice)
+
+    result = run_virtual(main)
+    report = result.call.report
+    assert len(_events(result, "turn_given_up")) == 2  # both turns, nothing ever heard
+    assert (report.status, report.ended_by, report.end_reason) == ("error", "system", "tts_error")

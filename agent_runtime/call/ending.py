@@ -23,6 +23,9 @@ USER_HANGUP = Outcome("user", "user_hangup")
 MAX_DURATION = Outcome("system", "max_duration")
 END_CALL_TOOL = Outcome("agent", "tool_end_call")
 LLM_DOWN = Outcome("system", "llm_error", status="error", error="the LLM failed turn after turn")
+VOICE_DOWN = Outcome(
+    "system", "tts_error", status="error", error="the voice failed turn after turn"
+)
 TRANSFERRED = Outcome("agent", "transfer")
 SHUTDOWN = Outcome("system", "shutdown", status="error", error="the process was asked to stop")
 

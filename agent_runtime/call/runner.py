@@ -47,6 +47,7 @@ from .ending import (
     LLM_DOWN,
     SHUTDOWN,
     TRANSFERRED,
+    VOICE_DOWN,
     CallEnding,
     Outcome,
     not_answered,
@@ -304,7 +305,7 @@ class CallRunner:
             active=self._active,
             spawn=lambda work: self._tasks.spawn(work, name="turn-recovery"),
             event=self._recorder.event,
-            give_up=lambda: self._farewell_soon(LLM_DOWN, options.failure_line),
+            give_up=lambda: self._farewell_soon(self._down(), options.failure_line),
         )
         watchdog = SilenceWatchdog(
             session,
@@ -357,6 +358,14 @@ class CallRunner:
             event=self._recorder.event,
             tasks=self._tasks,
         )
+
+    def _down(self) -> Outcome:
+        """Why turns keep failing: the voice, when it has failed this call, else the LLM."""
+        voice_failed = any(
+            e.type == "provider_error" and str(e.detail.get("source") or "").endswith("tts")
+            for e in self._recorder.events
+        )
+        return VOICE_DOWN if voice_failed else LLM_DOWN
 
     def _active(self) -> bool:
         failed = self._failure is not None and self._failure.closed
