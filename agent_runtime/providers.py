@@ -302,6 +302,10 @@ def build_turn_detector() -> inference.TurnDetector:
     return inference.TurnDetector(version="v1-mini")
 
 
+TextLLM = llm.LLM
+"""A text LLM (named apart: inside ``Providers``, ``llm`` is a field)."""
+
+
 @dataclass
 class Providers:
     """Everything a call's session is built from; its builder closes it (``aclose``)."""
@@ -313,14 +317,24 @@ class Providers:
     turn_detector: inference.TurnDetector
     clients: Clients = field(default_factory=Clients)
     """The HTTP clients built for the plugins (the plugins do not close them)."""
+    aside_llm: TextLLM | None = None
+    """A second instance of the call's text LLM, for requests outside the conversation (who
+    answered): its failures are not the conversation's, which a shared instance would report
+    to the session. None: such requests are not made."""
 
     async def aclose(self) -> None:
         """Close the plugins and their clients (idempotent)."""
-        for plugin in (self.stt, self.llm, self.tts):
+        for plugin in (self.stt, self.llm, self.aside_llm, self.tts):
             if plugin is not None:
                 with contextlib.suppress(Exception):  # closing must not hide the call's end
                     await plugin.aclose()
         await self.clients.aclose()
+
+
+def aside_llm(model: LLMModel, settings: ProviderSettings, clients: Clients) -> llm.LLM | None:
+    """A second instance of the call's text LLM (``Providers.aside_llm``); None for realtime."""
+    aside = build_llm(model, settings, clients)
+    return aside if isinstance(aside, llm.LLM) else None
 
 
 def build_providers(
@@ -335,6 +349,7 @@ def build_providers(
     chat = with_fallback_llm(build_llm(model, settings, clients), settings, clients)
     realtime = isinstance(chat, llm.RealtimeModel)
     return Providers(
+        aside_llm=None if realtime else aside_llm(model, settings, clients),
         stt=None if realtime else build_stt(settings, clients),
         llm=chat,
         tts=None if realtime else build_voice(voice, settings),

@@ -120,7 +120,8 @@ def test_the_menu_is_navigated_with_keys_until_a_person_answers() -> None:
     assert [keys for _, keys in result.line.sent_keys] == ["1"]
     events = [e.type for e in result.call.report.runtime.events]
     assert "person_reached" in events
-    assert all({"send_dtmf", "skip_turn"} <= _tools(request) for request in result.llm_requests)
+    conversation = [r for r in result.llm_requests if "save_prediction" not in _tools(r)]
+    assert conversation and all({"send_dtmf", "skip_turn"} <= _tools(r) for r in conversation)
     assert result.call.report.result == "human"
 
 
@@ -207,3 +208,28 @@ def test_keys_that_are_no_phone_keys_are_refused_and_nothing_is_pressed(tmp_path
     assert rows and all(r.tool_is_error for r in rows)
     assert "'O' is not a phone key" in (rows[0].tool_output or "")
     assert result.line.sent_keys == []
+
+
+def test_a_person_behind_a_menu_whose_words_do_not_tell_is_recognised_by_the_classifier(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "menu_to_person"
+    shutil.copytree(FIXTURES / "calls" / "menu_to_person", folder)
+    stt = json.loads((folder / "stt.json").read_text())
+    for utterance in stt["utterances"]:
+        if "Dana" in utterance["text"]:
+            utterance["text"] = "Deliveries desk, Dana."
+    (folder / "stt.json").write_text(json.dumps(stt))
+    script = json.loads((folder / "llm.json").read_text())
+    script["answers"].insert(
+        0,
+        {
+            "when": {"offers_tool": "save_prediction", "user_contains": "Dana"},
+            "tool_calls": [{"name": "save_prediction", "arguments": {"label": "human"}}],
+        },
+    )
+    (folder / "llm.json").write_text(json.dumps(script))
+    result = run_replay(folder, fast=True)
+    events = result.call.report.runtime.events
+    assert [e.detail for e in events if e.type == "person_reached"] == [{"behind": "menu"}]
+    assert result.call.report.result == "human"

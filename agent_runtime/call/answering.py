@@ -123,6 +123,7 @@ class AnsweringFlow:
         options: DetectionOptions | None = None,
     ) -> None:
         self._spec = spec
+        self._classify = classify
         self._end = end
         self._event = event
         self._tasks = tasks
@@ -317,8 +318,7 @@ class AnsweringFlow:
 
     def _menu_line(self, text: str) -> None:
         line = normalized(text)
-        if cue_of(line) is None and _PERSON.search(line):
-            self._reached_person("menu")
+        if self._person_behind("menu", line):
             return
         if len(line.split()) < MENU_PROMPT_WORDS:
             return
@@ -363,9 +363,26 @@ class AnsweringFlow:
             self._end(Ending(SCREENED_OUT))
 
     def _screener_line(self, text: str) -> None:
-        line = normalized(text)
-        if cue_of(line) is None and _PERSON.search(line):
-            self._reached_person("screener")
+        self._person_behind("screener", normalized(text))
+
+    def _person_behind(self, behind: Literal["menu", "screener"], line: str) -> bool:
+        """Whether ``line`` is a person's, behind a menu or a screener.
+
+        Its words tell at once (True); else the classifier is asked in the background.
+        """
+        if cue_of(line) is not None:
+            return False
+        if _PERSON.search(line):
+            self._reached_person(behind)
+            return True
+        if self._classify is not None:
+            self._tasks.spawn(self._ask_person(behind, line), name="answering-person")
+        return False
+
+    async def _ask_person(self, behind: Literal["menu", "screener"], line: str) -> None:
+        assert self._classify is not None
+        if await self._classify(line) == "human" and self._mode == behind:
+            self._reached_person(behind)
 
     # -- helpers ---------------------------------------------------------------------------------
 

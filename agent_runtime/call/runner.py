@@ -350,10 +350,10 @@ class CallRunner:
         """Who answered is decided on outbound calls only (an inbound caller called us)."""
         if self._spec.call.direction != "outbound":
             return None
-        model = self._providers.llm
+        model = self._providers.aside_llm
         return AnsweringFlow(
             self._spec,
-            classify=llm_classifier(model) if isinstance(model, llm.LLM) else None,
+            classify=llm_classifier(model) if model is not None else None,
             end=self._end,
             event=self._recorder.event,
             tasks=self._tasks,

@@ -85,6 +85,7 @@ async def _console(args: argparse.Namespace) -> int:
     from ..providers import (
         Clients,
         Providers,
+        aside_llm,
         build_llm,
         build_stt,
         build_turn_detector,
@@ -111,6 +112,7 @@ async def _console(args: argparse.Namespace) -> int:
         vad=build_vad(),
         turn_detector=build_turn_detector(),
         clients=clients,
+        aside_llm=aside_llm(spec.llm_model, settings.providers, clients),
     )
     line = LocalLine(notice=lambda text: print(f"[line] {text}", file=sys.stderr, flush=True))
     options = settings.call.run_options(

@@ -137,6 +137,9 @@ async def replay(
         providers = Providers(
             stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
             llm=openai.LLM(model=server.model, client=clients.openai("replay", f"{base_url}/v1")),
+            aside_llm=openai.LLM(
+                model=server.model, client=clients.openai("replay", f"{base_url}/v1")
+            ),
             tts=voice or offline,
             vad=build_vad(InlineExecutor() if inline_inference else None),
             turn_detector=build_turn_detector(),
