@@ -75,7 +75,8 @@ class Verdict:
 
     kind: Kind
     reason: str
-    """``beep``, ``words``, ``short_greeting``, ``llm``, ``no_cue``, ``no_speech``, ``timeout``."""
+    """``beep``, ``words``, ``short_greeting``, ``llm``, ``unclassified``, ``no_cue``,
+    ``no_speech`` or ``timeout``."""
     at: float
     """Wall time of the decision."""
     transcript: str
@@ -120,11 +121,6 @@ class AnsweringDetector:
         self._asked: str | None = None
 
     @property
-    def verdict(self) -> Verdict | None:
-        """The latest verdict, if any."""
-        return self._verdict
-
-    @property
     def revisable(self) -> bool:
         """True while the verdict given may still turn into a machine."""
         return self._revisable
@@ -144,8 +140,6 @@ class AnsweringDetector:
         """Stop deciding (the call is ending)."""
         self._cancel("no_speech", "deadline", "silence", "revise")
         self._revisable = False
-        if self._verdict is None:
-            self._verdict = Verdict("unknown", "ended", time.time(), self.transcript)
 
     # -- the signals ---------------------------------------------------------------------------
 

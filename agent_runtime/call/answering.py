@@ -39,7 +39,6 @@ from ..answering.detector import (
     RESULT_OF,
     AnsweringDetector,
     Classify,
-    DetectionOptions,
     Kind,
     Verdict,
 )
@@ -120,7 +119,6 @@ class AnsweringFlow:
         end: Callable[[Ending], object],
         event: Callable[..., None],
         tasks: TaskSet,
-        options: DetectionOptions | None = None,
     ) -> None:
         self._spec = spec
         self._classify = classify
@@ -132,7 +130,6 @@ class AnsweringFlow:
             on_verdict=self._on_verdict,
             classify=classify,
             spawn=lambda work: tasks.spawn(work, name="answering-classify"),
-            options=options,
         )
         self._beeps: BeepDetector | None = None
         self._session: AgentSession | None = None
