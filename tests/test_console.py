@@ -29,6 +29,13 @@ SCRIPT = LLMScript(
 )
 
 
+def _row(line: str) -> str:
+    """A printed transcript row without its time and padding: ``agent Hi, Alex here.``"""
+    at, _, rest = line.strip().partition("s  ")
+    float(at)  # every row starts with its time
+    return " ".join(rest.split())
+
+
 async def test_text_mode_conversation_ends_with_the_end_call_tool(tmp_path: Path) -> None:
     config = tmp_path / "assistant.json"
     config.write_text(
@@ -67,23 +74,23 @@ async def test_text_mode_conversation_ends_with_the_end_call_tool(tmp_path: Path
 
         async def until(line: str) -> None:
             while line not in seen:
-                seen.append((await asyncio.wait_for(output.readline(), 60)).decode().strip())
+                seen.append(_row((await asyncio.wait_for(output.readline(), 60)).decode()))
 
-        await until("[agent] Hi, Alex here.")
+        await until("agent Hi, Alex here.")
         proc.stdin.write(b"What are your hours?\n")
         await proc.stdin.drain()
-        await until("[agent] We open at nine.")
+        await until("agent We open at nine.")
         proc.stdin.write(b"ok bye\n")
         await proc.stdin.drain()
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)  # stdin stays open
-    lines = seen + stdout.decode().splitlines()
+    lines = seen + [_row(line) for line in stdout.decode().splitlines()]
     assert lines == [
-        "[agent] Hi, Alex here.",
-        "[caller] What are your hours?",
-        "[agent] We open at nine.",
-        "[caller] ok bye",
-        "[tool] end_call -> The call is ending.",
-        "[agent] Goodbye from Acme.",
+        "agent Hi, Alex here.",
+        "caller What are your hours?",
+        "agent We open at nine.",
+        "caller ok bye",
+        "tool end_call() -> ok: The call is ending.",
+        "agent Goodbye from Acme.",
     ], stderr.decode()
     assert proc.returncode == 0
     report = json.loads((tmp_path / "out/report.json").read_text())

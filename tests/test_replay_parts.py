@@ -20,7 +20,7 @@ from agent_runtime.replay.llm_server import (
     When,
 )
 from agent_runtime.replay.local_server import serve
-from agent_runtime.replay.recorded_call import RecordedCall, Utterance
+from agent_runtime.replay.recorded_call import RecordedCall, RecordedCallError, Utterance
 from agent_runtime.replay.stt import ReplaySTT
 
 from .conftest import FIXTURES
@@ -109,7 +109,7 @@ def test_recorded_call_folder_loads() -> None:
     assert recorded.sample_rate == 8000
     assert recorded.hangup_at == 26.0
     assert recorded.http.origins() == {"https://api.acme.example"}
-    with pytest.raises(FileNotFoundError, match="call.json"):
+    with pytest.raises(RecordedCallError, match="call.json: missing"):
         RecordedCall.load(FIXTURES)
 
 

@@ -321,8 +321,7 @@ def test_an_outbound_job_dials_the_callee_then_runs_the_call(
     with caplog.at_level(logging.INFO, logger="agent_runtime"):
         outcome = _outbound_job(tmp_path, livekit, livekit_env)
     report = outcome.report
-    expected = json.loads((FIXTURES / "calls/outbound_answered/expect.json").read_text())
-    assert check(report, expected) == []
+    assert check(report, RecordedCall.load(FIXTURES / "calls/outbound_answered").expect) == []
     (dial,) = livekit.requests("CreateSIPParticipant")
     assert (dial.room_name, dial.participant_identity, dial.sip_trunk_id) == (
         FAKE_ROOM,

@@ -34,8 +34,9 @@ class RunOptions:
     """When the call attempt started (dialling), if before the runner; default: now."""
     typed_turns: AsyncIterator[str] | None = None
     """Caller turns typed as text (the console's text mode), taken as said."""
-    on_row: Callable[[TranscriptRow], None] | None = None
-    """Called with every transcript row as it is added (the console prints them)."""
+    on_row: Callable[[TranscriptRow, float], None] | None = None
+    """Called with every transcript row as it is added, and when it began in seconds from the
+    answer (the console and replay print them)."""
     recovery_line: str | None = RECOVERY_LINE
     """Said when the LLM fails a turn; None: say nothing."""
     failure_line: str | None = FAILURE_LINE

@@ -66,10 +66,10 @@ async def _typed_lines(line: LocalLine) -> AsyncIterator[str]:
     line.caller_left.set()
 
 
-def _show(row: TranscriptRow) -> None:
-    who = {"user": "caller", "assistant": "agent", "tool": "tool"}[row.role]
-    text = row.content if row.role != "tool" else f"{row.tool_name} -> {row.tool_output}"
-    print(f"[{who}] {text}", flush=True)
+def _show(row: TranscriptRow, at: float) -> None:
+    from .call_view import row_line
+
+    print(row_line(row, at), flush=True)
 
 
 async def _console(args: argparse.Namespace) -> int:

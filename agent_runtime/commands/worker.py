@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-_MODES = {
+MODES = {
     "start": "run the worker in production mode",
     "dev": "run the worker in development mode (debug logs)",
 }
@@ -20,7 +20,7 @@ _MODES = {
 
 def add_parser(commands: Any) -> None:
     """Register the ``start`` and ``dev`` sub-commands."""
-    for mode, summary in _MODES.items():
+    for mode, summary in MODES.items():
         parser: argparse.ArgumentParser = commands.add_parser(
             mode,
             help=summary,

@@ -96,6 +96,21 @@ class ChatRequest:
         """Names of the tools offered to the LLM."""
         return _tool_names(self.body)
 
+    def describe(self) -> str:
+        """What was asked, in a line: the moment of the call and the tools offered."""
+        messages = self.messages
+        users = [m for m in messages if m.get("role") == "user"]
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            moment = "after a tool result"
+        elif users:
+            moment = f"after the caller said {_text(users[-1])[:80]!r}"
+        else:
+            moment = "for the greeting (no caller words yet)"
+        tools = ", ".join(self.tool_names) or "none"
+        forced = self.body.get("tool_choice") not in (None, "auto", "none")
+        return f"{moment}; tools offered: {tools}" + ("; a tool call required" if forced else "")
+
 
 def _text(message: dict[str, Any]) -> str:
     content = message.get("content")
@@ -173,8 +188,10 @@ class ScriptedLLMServer:
         headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
         self.requests.append(ChatRequest(body=body, answered_with=index, headers=headers))
         if index is None:
+            unanswered = self.requests[-1].describe()
             return web.json_response(
-                {"error": {"message": "no recorded answer for this request"}}, status=500
+                {"error": {"message": f"llm.json has no answer for this request ({unanswered})"}},
+                status=500,
             )
         answer = self.script.answers[index]
         if answer.hang:

@@ -10,7 +10,10 @@
 | ``env.json`` | optional: the integrations' settings at recording time (dummy credentials) |
 | ``caller.json`` | optional: when the caller hangs up |
 | ``phone.json`` | optional: what the phone line did (dial outcome, keys pressed, transfer answer) |
-| ``expect.json`` | optional: what the call report must show (used by the tests) |
+| ``expect.json`` | optional: what the call report must show (``replay --check``) |
+
+``RecordedCall.load`` checks the whole folder first: a missing file, unreadable audio, broken
+JSON or a field that does not fit is a ``RecordedCallError`` naming the file and the JSON path.
 """
 
 from __future__ import annotations
@@ -18,16 +21,35 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import soundfile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..config.base import problems_from
+from ..errors import AgentRuntimeError, Problem
 from ..telephony.recorded import PhoneScript
+from .expect import Expectation
 from .http_server import HttpScript
 from .llm_server import LLMScript
+
+_M = TypeVar("_M", bound=BaseModel)
+
+REQUIRED = ("call.json", "caller.wav", "stt.json", "llm.json")
+"""The files every recorded call has; the others are optional."""
+
+
+class RecordedCallError(AgentRuntimeError):
+    """A recorded-call folder cannot be replayed: what is missing or malformed, and where."""
+
+    def __init__(self, folder: Path, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"{folder} is not a recorded call that can be replayed (docs/replay.md):\n{lines}"
+        )
 
 
 class Utterance(BaseModel):
@@ -74,7 +96,7 @@ class RecordedCall:
     env: dict[str, str]
     caller: CallerScript
     phone: PhoneScript
-    expect: dict[str, Any]
+    expect: Expectation
 
     @property
     def audio_seconds(self) -> float:
@@ -90,27 +112,79 @@ class RecordedCall:
 
     @classmethod
     def load(cls, folder: str | Path) -> RecordedCall:
-        """Load a recorded call folder."""
+        """Load and check a recorded call folder; ``RecordedCallError`` lists every problem."""
         root = Path(folder)
-        if not (root / "call.json").is_file():
-            raise FileNotFoundError(f"{root} is not a recorded call: call.json is missing")
-        data, rate = soundfile.read(str(root / "caller.wav"), dtype="int16", always_2d=True)
-        audio = np.ascontiguousarray(data[:, 0])
-
-        def optional(name: str) -> Any:
-            path = root / name
-            return json.loads(path.read_text()) if path.is_file() else {}
-
-        return cls(
+        if not root.is_dir():
+            raise RecordedCallError(root, [Problem(str(root), "no such folder")])
+        problems = [
+            Problem(name, "missing (every recorded call has it)")
+            for name in REQUIRED
+            if not (root / name).is_file()
+        ]
+        audio, rate = _audio(root / "caller.wav", problems)
+        reader = _Reader(root, problems)
+        recorded = cls(
             folder=root,
             config_path=root / "call.json",
             audio=audio,
-            sample_rate=int(rate),
-            stt=SttScript.model_validate(optional("stt.json")),
-            llm=LLMScript.model_validate(optional("llm.json")),
-            http=HttpScript.model_validate(optional("http.json")),
-            env={str(k): str(v) for k, v in optional("env.json").items()},
-            caller=CallerScript.model_validate(optional("caller.json")),
-            phone=PhoneScript.model_validate(optional("phone.json")),
-            expect=optional("expect.json"),
+            sample_rate=rate,
+            stt=reader.model("stt.json", SttScript),
+            llm=reader.model("llm.json", LLMScript),
+            http=reader.model("http.json", HttpScript),
+            env=reader.model("env.json", _Env).root_strings(),
+            caller=reader.model("caller.json", CallerScript),
+            phone=reader.model("phone.json", PhoneScript),
+            expect=reader.model("expect.json", Expectation),
         )
+        if problems:
+            raise RecordedCallError(root, problems)
+        return recorded
+
+
+class _Env(BaseModel):
+    """``env.json``: environment variables, names to values."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def root_strings(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self.model_extra or {}).items()}
+
+
+class _Reader:
+    """Reads a folder's JSON files into their models, collecting every problem."""
+
+    def __init__(self, root: Path, problems: list[Problem]) -> None:
+        self.root = root
+        self.problems = problems
+
+    def model(self, name: str, model: type[_M]) -> _M:
+        path = self.root / name
+        if not path.is_file():
+            return model()
+        try:
+            data = json.loads(path.read_text())
+        except UnicodeDecodeError:
+            self.problems.append(Problem(name, "is not UTF-8 text"))
+            return model()
+        except json.JSONDecodeError as err:
+            self.problems.append(
+                Problem(name, f"is not JSON: {err.msg} (line {err.lineno}, column {err.colno})")
+            )
+            return model()
+        try:
+            return model.model_validate(data)
+        except ValidationError as err:
+            self.problems.extend(Problem(f"{name} {p.path}", p.reason) for p in problems_from(err))
+            return model()
+
+
+def _audio(path: Path, problems: list[Problem]) -> tuple[npt.NDArray[np.int16], int]:
+    silence = np.zeros(0, dtype=np.int16)
+    if not path.is_file():
+        return silence, 16000
+    try:
+        data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as err:
+        problems.append(Problem(path.name, f"is not readable audio ({err})"))
+        return silence, 16000
+    return np.ascontiguousarray(data[:, 0]), int(rate)

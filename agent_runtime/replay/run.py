@@ -8,7 +8,7 @@ VAD and end-of-turn model listen to the real caller audio. The runner is the pro
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +21,7 @@ from ..call.options import RunOptions
 from ..call.ports import CallPorts
 from ..call.runner import CallResult, CallRunner
 from ..call.session import TurnOptions
+from ..config.attempt import TranscriptRow
 from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM
 from ..config.loading import load_file
 from ..errors import ProviderConfigError
@@ -105,6 +106,7 @@ async def replay(
     voice: tts.TTS | None = None,
     clip_store: ClipStore | None = None,
     stop_on_sigterm: bool = False,
+    on_row: Callable[[TranscriptRow, float], None] | None = None,
 ) -> ReplayResult:
     """Play ``recorded`` through the runtime and return the result.
 
@@ -114,6 +116,8 @@ async def replay(
     ``voice`` replaces the offline TTS (e.g. a provider that fails, in tests).
     ``clip_store`` keeps rendered sentences on disk as the worker does (none by default).
     ``stop_on_sigterm``: SIGTERM ends the call cleanly, with its report (the CLI).
+    ``on_row`` is called with each transcript row as it is added, and when it began in
+    seconds from the answer (the CLI prints them).
     """
     from livekit.plugins import openai
 
@@ -154,6 +158,7 @@ async def replay(
                 output_dir=output_dir,
                 clip_store=clip_store,
                 stop_on_sigterm=stop_on_sigterm,
+                on_row=on_row,
             ),
         )
         during_call = 0

@@ -58,9 +58,9 @@ class Journal:
         """The call was answered at wall time ``at``."""
         self._line({"answered_at": at})
 
-    def row(self, row: TranscriptRow) -> None:
-        """A transcript row was added."""
-        self._line({"row": row.model_dump(mode="json")})
+    def row(self, row: TranscriptRow, at: float) -> None:
+        """A transcript row was added; it began ``at`` seconds from the answer."""
+        self._line({"row": row.model_dump(mode="json"), "at": at})
 
     def event(self, event: CallEvent) -> None:
         """A call event was recorded."""
@@ -100,6 +100,7 @@ def _recovered(journal: Path, report_path: Path) -> LostCall | None:
     start: dict[str, Any] | None = None
     call: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
+    rows_at: list[float] = []
     events: list[dict[str, Any]] = []
     answered_at: float | None = None
     for line in journal.read_text(errors="replace").splitlines():
@@ -113,6 +114,7 @@ def _recovered(journal: Path, report_path: Path) -> LostCall | None:
             answered_at = float(entry["answered_at"])
         elif "row" in entry:
             rows.append(entry["row"])
+            rows_at.append(float(entry.get("at", 0.0)))
         elif "event" in entry:
             events.append(entry["event"])
     if start is None:
@@ -123,6 +125,7 @@ def _recovered(journal: Path, report_path: Path) -> LostCall | None:
     runtime = report.runtime.model_copy(
         update={
             "events": [CallEvent.model_validate(e) for e in events],
+            "transcript_at": rows_at,
             "duration": last,
             "error": "the call's process ended before the call did",
         }

@@ -95,6 +95,12 @@ class RuntimeSection(BaseModel):
     direction: Literal["inbound", "outbound"] | None = None
     duration: float | None = Field(default=None, description="Seconds from start to end.")
     speech: list[SpeechSegment] = Field(default_factory=list)
+    transcript_at: list[float] = Field(
+        default_factory=list,
+        description="Seconds from the answer at which each transcript row began, in the "
+        "transcript's order: a spoken row when its speech started, a tool row when its result "
+        "came.",
+    )
     latency: list[TurnLatency] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     events: list[CallEvent] = Field(default_factory=list)

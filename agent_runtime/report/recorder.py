@@ -48,7 +48,7 @@ class ReportRecorder:
         *,
         attempt_id: str,
         started_at: float | None = None,
-        on_row: Callable[[TranscriptRow], None] | None = None,
+        on_row: Callable[[TranscriptRow, float], None] | None = None,
     ):
         self._spec = spec
         self._on_row = on_row
@@ -56,12 +56,18 @@ class ReportRecorder:
         self.started_at = time.time() if started_at is None else started_at
         self.answered_at: float | None = None
         self.rows: list[TranscriptRow] = []
+        self.rows_at: list[float] = []
+        """When each row began, in seconds from the answer (``runtime.transcript_at``)."""
         self.speech: list[SpeechSegment] = []
         self.latency: list[TurnLatency] = []
         self.events: list[CallEvent] = []
         self.warnings: list[str] = [str(w) for w in spec.warnings]
         self._user_since: float | None = None
         self._agent_since: float | None = None
+        self._user_began: float | None = None
+        """When the caller's speech not yet in a row began (wall time)."""
+        self._agent_began: float | None = None
+        """When the agent's speech not yet in a row began (wall time)."""
         self._last_user_metrics: dict[str, Any] | None = None
         self._output: CallAudioOutput | None = None
         self.journal: Journal | None = None
@@ -99,21 +105,33 @@ class ReportRecorder:
     def unanswered(self, text: str) -> None:
         """Record a turn of the callee that the agent let pass (a voicemail greeting, a menu)."""
         if text.strip():
-            self._add_row(TranscriptRow(role="user", content=text))
+            self._add_row(TranscriptRow(role="user", content=text), began=self._take_began("user"))
 
     def add_agent_speech(self, text: str, start: float, end: float) -> None:
         """Record speech the runner played itself (a farewell), as a row and a segment."""
-        self._add_row(TranscriptRow(role="assistant", content=text))
+        self._add_row(TranscriptRow(role="assistant", content=text), began=start)
         self.speech.append(
             SpeechSegment(role="assistant", start=self.offset(start), end=self.offset(end))
         )
 
-    def _add_row(self, row: TranscriptRow) -> None:
+    def _add_row(self, row: TranscriptRow, *, began: float | None = None) -> None:
+        """Add ``row``, which began at wall time ``began`` (default: now)."""
+        answered = self.answered_at if self.answered_at is not None else self.started_at
+        at = round(max(0.0, (time.time() if began is None else began) - answered), 3)
         self.rows.append(row)
+        self.rows_at.append(at)
         if self.journal is not None:
-            self.journal.row(row)
+            self.journal.row(row, at)
         if self._on_row is not None:
-            self._on_row(row)
+            self._on_row(row, at)
+
+    def _take_began(self, role: str) -> float | None:
+        """When the speech of the row being added began; the next row starts afresh."""
+        if role == "user":
+            began, self._user_began = self._user_began, None
+        else:
+            began, self._agent_began = self._agent_began, None
+        return began
 
     # -- session events ----------------------------------------------------------------------
 
@@ -121,7 +139,10 @@ class ReportRecorder:
         item = ev.item
         if not isinstance(item, llm.ChatMessage) or item.role not in ("user", "assistant"):
             return
-        self._add_row(TranscriptRow(role=item.role, content=item.text_content or ""))
+        content = item.text_content or ""
+        self._add_row(
+            TranscriptRow(role=item.role, content=content), began=self._take_began(item.role)
+        )
         metrics: dict[str, Any] = dict(item.metrics or {})
         if item.role == "user":
             self._last_user_metrics = metrics
@@ -161,6 +182,8 @@ class ReportRecorder:
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         if ev.new_state == "speaking":
             self._user_since = ev.created_at
+            if self._user_began is None:
+                self._user_began = ev.created_at
         elif self._user_since is not None:
             start, self._user_since = self._user_since, None
             self.speech.append(
@@ -168,7 +191,7 @@ class ReportRecorder:
             )
 
     def _on_playback_started(self, ev: io.PlaybackStartedEvent) -> None:
-        self._agent_since = ev.created_at
+        self._agent_since = self._agent_began = ev.created_at
 
     def _on_playback_finished(self, ev: io.PlaybackFinishedEvent) -> None:
         if self._agent_since is None:
@@ -251,6 +274,7 @@ class ReportRecorder:
                     direction=call.direction,
                     duration=self.offset(ended_at),
                     speech=sorted([*self.speech, *open_user], key=lambda s: s.start),
+                    transcript_at=list(self.rows_at),
                     latency=list(self.latency),
                     warnings=list(self.warnings),
                     events=list(self.events),
