@@ -208,6 +208,10 @@ class ToolError(AgentRuntimeError):
         self.maybe_done = maybe_done
 
 
+class AudioDeviceError(AgentRuntimeError):
+    """The local microphone or speaker cannot be opened (the console's audio mode)."""
+
+
 class CallEnded(AgentRuntimeError):
     """The call ended while one of its actions was still waiting: the action was cancelled."""
 

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent_runtime.replay.llm_server import (
     LLMScript,
     ScriptedAnswer,
@@ -95,3 +97,107 @@ async def test_text_mode_conversation_ends_with_the_end_call_tool(tmp_path: Path
     assert proc.returncode == 0
     report = json.loads((tmp_path / "out/report.json").read_text())
     assert (report["ended_by"], report["end_reason"]) == ("agent", "tool_end_call")
+
+
+async def _console(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent_runtime.cli",
+        "console",
+        *args,
+        "--out",
+        str(tmp_path / "out"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env if env is not None else dict(os.environ),
+        cwd=ROOT,
+    )
+
+
+GREETING = "Hi, Alex here. I can tell you about our hours, our stores and your orders today."
+
+
+async def test_offline_text_mode_needs_no_key_and_prints_replies_as_they_are_spoken(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "assistant.json"
+    config.write_text(
+        json.dumps(
+            {
+                "prompt": "You are Alex.",
+                "first_sentence": GREETING,
+                "first_sentence_mode": "static",
+                "first_sentence_delay_ms": 0,
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = await _console(tmp_path, "--call", str(config), "--text", "--offline", env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    shown = ""
+    partial_seen = False  # the greeting's row on screen before its last word
+    while "today." not in shown:
+        chunk = await asyncio.wait_for(proc.stdout.read(256), 60)
+        assert chunk, "the console ended before its greeting"
+        shown += chunk.decode()
+        partial_seen |= "agent   Hi, Alex here." in shown and "today." not in shown
+    assert partial_seen, shown
+    proc.stdin.write(b"where is my order\n")
+    await proc.stdin.drain()
+    while not shown.endswith("You said: where is my order\n"):
+        chunk = await asyncio.wait_for(proc.stdout.read(256), 60)
+        assert chunk, "the console ended before its reply"
+        shown += chunk.decode()
+    proc.stdin.close()  # Ctrl-D: the caller hangs up
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    lines = [_row(line) for line in (shown + stdout.decode()).splitlines() if line.strip()]
+    assert lines[0] == f"agent {GREETING}"
+    assert "caller where is my order" in lines
+    assert "agent You said: where is my order" in lines, stderr.decode()
+    assert lines.count(f"agent {GREETING}") == 1  # each reply printed once
+    assert proc.returncode == 0
+
+
+async def test_console_mistakes_are_one_line_errors(tmp_path: Path) -> None:
+    config = tmp_path / "assistant.json"
+    config.write_text(json.dumps({"prompt": "You are Alex."}))
+    no_text = await _console(tmp_path, "--call", str(config), "--offline")
+    _, stderr = await asyncio.wait_for(no_text.communicate(), 60)
+    assert no_text.returncode == 2
+    assert stderr.decode().strip() == (
+        "error: --offline needs --text (there is no offline speech-to-text)"
+    )
+    script = tmp_path / "llm.json"
+    script.write_text(json.dumps({"answers": [{"txt": "hi"}]}))
+    bad = await _console(
+        tmp_path, "--call", str(config), "--text", "--offline", "--llm-script", str(script)
+    )
+    _, stderr = await asyncio.wait_for(bad.communicate(b""), 120)
+    assert bad.returncode == 1
+    assert f"--llm-script {script}: $.answers[0].txt" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+
+async def test_audio_mode_without_a_sound_device_says_so_in_one_line(tmp_path: Path) -> None:
+    import sounddevice
+
+    if sounddevice.query_devices():
+        pytest.skip("this machine has a sound device")
+    config = tmp_path / "assistant.json"
+    config.write_text(json.dumps({"prompt": "You are Alex."}))
+    proc = await _console(
+        tmp_path,
+        "--call",
+        str(config),
+        "--offline-voice",
+        env={**os.environ, "OPENAI_API_KEY": "k"},
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 1
+    message = stderr.decode()
+    assert "error: no usable audio device" in message and "use --text" in message
+    assert "Traceback" not in message

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livekit.agents.voice import io
+
 from ..config.attempt import AttemptStatus, TranscriptRow
 from .clip_store import ClipStore
 from .session import TurnOptions
@@ -37,6 +39,8 @@ class RunOptions:
     on_row: Callable[[TranscriptRow, float], None] | None = None
     """Called with every transcript row as it is added, and when it began in seconds from the
     answer (the console and replay print them)."""
+    agent_words: io.TextOutput | None = None
+    """Where the agent's words go as they are spoken, in step with its voice (the console)."""
     recovery_line: str | None = RECOVERY_LINE
     """Said when the LLM fails a turn; None: say nothing."""
     failure_line: str | None = FAILURE_LINE

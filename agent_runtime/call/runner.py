@@ -293,7 +293,7 @@ class CallRunner:
             [answering.hear] if answering else [],
         )
         self._synchronizer = TranscriptSynchronizer(
-            next_in_chain_audio=self._output, next_in_chain_text=None
+            next_in_chain_audio=self._output, next_in_chain_text=options.agent_words
         )
         session.output.audio = self._synchronizer.audio_output
         session.output.transcription = self._synchronizer.text_output

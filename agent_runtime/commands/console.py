@@ -7,11 +7,22 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from livekit.agents import llm
+
+    from ..call.settings import RuntimeSettings
     from ..config.attempt import TranscriptRow
+    from ..config.spec import CallSpec
+    from ..media.console import ConsoleAudioMedia, TextMedia
+    from ..providers import Providers
+    from ..replay.llm_server import LLMScript
     from ..telephony.local import LocalLine
 
 
@@ -31,6 +42,17 @@ def add_parser(commands: Any) -> None:
         "--offline-voice",
         action="store_true",
         help="speak with the offline voice (espeak-ng) instead of the configured provider",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="no keys and no network (with --text): a local LLM stand-in repeats what the "
+        "caller says, or answers from --llm-script",
+    )
+    parser.add_argument(
+        "--llm-script",
+        metavar="FILE",
+        help="with --offline: answers in the llm.json format of recorded calls (docs/replay.md)",
     )
     parser.add_argument("--out", default="console-output", help="where report and recording go")
     parser.set_defaults(run=run)
@@ -66,21 +88,34 @@ async def _typed_lines(line: LocalLine) -> AsyncIterator[str]:
     line.caller_left.set()
 
 
-def _show(row: TranscriptRow, at: float) -> None:
-    from .call_view import row_line
-
-    print(row_line(row, at), flush=True)
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 async def _console(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-    from pathlib import Path
-
-    from ..call.ports import CallPorts
-    from ..call.runner import CallRunner
     from ..call.settings import RuntimeSettings
     from ..config.loading import load_file
     from ..media.console import ConsoleAudioMedia, TextMedia
+
+    settings = RuntimeSettings.from_env(os.environ)
+    spec = load_file(args.call)
+    for warning in spec.warnings:
+        print(f"warning {warning}", file=sys.stderr)
+    media = TextMedia() if args.text else ConsoleAudioMedia()  # no device: a clear error now
+    try:
+        async with AsyncExitStack() as stack:
+            providers = await _providers(args, spec, settings, stack)
+            return await _call(args, spec, settings, providers, media)
+    finally:
+        if isinstance(media, ConsoleAudioMedia):
+            media.close()
+
+
+async def _providers(
+    args: argparse.Namespace, spec: CallSpec, settings: RuntimeSettings, stack: AsyncExitStack
+) -> Providers:
+    """The call's providers: from the environment, or offline (``--offline``)."""
     from ..offline_tts import OfflineTTS
     from ..providers import (
         Clients,
@@ -93,41 +128,99 @@ async def _console(args: argparse.Namespace) -> int:
         build_voice,
         with_fallback_llm,
     )
-    from ..telephony.local import LocalLine
 
-    settings = RuntimeSettings.from_env(os.environ)
-    spec = load_file(args.call)
-    for warning in spec.warnings:
-        print(f"warning {warning}", file=sys.stderr)
     clients = Clients()
-    offline = args.offline_voice or args.text
+    stack.push_async_callback(clients.aclose)
+    offline_voice = args.offline_voice or args.text
+    model: llm.LLM | llm.RealtimeModel
+    aside: llm.LLM | None
+    if args.offline:
+        from livekit.plugins import openai
+
+        from ..replay.llm_server import LLMScript, ScriptedLLMServer
+        from ..replay.local_server import serve
+
+        script = _llm_script(Path(args.llm_script)) if args.llm_script else LLMScript()
+        base = await stack.enter_async_context(serve(ScriptedLLMServer(script, echo=True).app))
+
+        def chat() -> llm.LLM:
+            return openai.LLM(model="replay", client=clients.openai("offline", f"{base}/v1"))
+
+        model, aside = chat(), chat()
+    else:
+        model = with_fallback_llm(
+            build_llm(spec.llm_model, settings.providers, clients), settings.providers, clients
+        )
+        aside = aside_llm(spec.llm_model, settings.providers, clients)
     providers = Providers(
         stt=None if args.text else build_stt(settings.providers, clients),
-        llm=with_fallback_llm(
-            build_llm(spec.llm_model, settings.providers, clients), settings.providers, clients
-        ),
+        llm=model,
         tts=OfflineTTS.for_voice(spec.voice)
-        if offline
+        if offline_voice
         else build_voice(spec.voice, settings.providers),
         vad=build_vad(),
         turn_detector=build_turn_detector(),
         clients=clients,
-        aside_llm=aside_llm(spec.llm_model, settings.providers, clients),
+        aside_llm=aside,
     )
+    stack.push_async_callback(providers.aclose)
+    return providers
+
+
+def _llm_script(path: Path) -> LLMScript:
+    """The ``--llm-script`` file, or an error naming what is wrong with it."""
+    from pydantic import ValidationError
+
+    from ..config.base import problems_from
+    from ..errors import ProviderConfigError
+    from ..replay.llm_server import LLMScript
+
+    try:
+        return LLMScript.model_validate_json(path.read_bytes())
+    except OSError as err:
+        raise ProviderConfigError(f"--llm-script {path}: {err.strerror}") from None
+    except ValidationError as err:
+        problems = "; ".join(str(p) for p in problems_from(err))
+        raise ProviderConfigError(f"--llm-script {path}: {problems}") from None
+
+
+async def _call(
+    args: argparse.Namespace,
+    spec: CallSpec,
+    settings: RuntimeSettings,
+    providers: Providers,
+    media: TextMedia | ConsoleAudioMedia,
+) -> int:
+    from ..call.ports import CallPorts
+    from ..call.runner import CallRunner
+    from ..media.console import SpokenWords, TextMedia
+    from ..telephony.local import LocalLine
+    from .call_view import row_line
+
     line = LocalLine(notice=lambda text: print(f"[line] {text}", file=sys.stderr, flush=True))
+    answered = time.time()
+    words = SpokenWords(_write, clock=lambda: time.time() - answered)
+
+    shown_replies = 0
+
+    def show(row: TranscriptRow, at: float) -> None:
+        nonlocal shown_replies
+        if row.role == "assistant" and words.started > shown_replies:
+            shown_replies += 1  # printed word by word as it was spoken
+            return
+        words.break_line()
+        _write(row_line(row, at) + "\n")
+
     options = settings.call.run_options(
-        output_dir=Path(args.out), on_row=_show, stop_on_sigterm=True
+        output_dir=Path(args.out), on_row=show, agent_words=words, stop_on_sigterm=True
     )
-    media: TextMedia | ConsoleAudioMedia
-    if args.text:
-        media = TextMedia()
+    if isinstance(media, TextMedia):
         options = replace(options, typed_turns=_typed_lines(line))
         print(
             "Type what the caller says (keys: 4711# presses keys); Ctrl-D hangs up.",
             file=sys.stderr,
         )
     else:
-        media = ConsoleAudioMedia()
         media.start(asyncio.get_running_loop())
         print("Speak into the microphone; Ctrl-C hangs up.", file=sys.stderr)
     runner = CallRunner(spec, providers, CallPorts(media, line, settings.integrations), options)
@@ -137,10 +230,6 @@ async def _console(args: argparse.Namespace) -> int:
     except asyncio.CancelledError:
         line.caller_left.set()
         result = await task
-    finally:
-        if isinstance(media, ConsoleAudioMedia):
-            media.close()
-        await providers.aclose()
     report = result.report
     print(f"call ended: ended_by={report.ended_by} end_reason={report.end_reason}", file=sys.stderr)
     print(f"report: {result.report_path}", file=sys.stderr)
@@ -151,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the console call."""
     from ..errors import AgentRuntimeError
 
+    if args.offline and not args.text:
+        print("error: --offline needs --text (there is no offline speech-to-text)", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(_console(args))
     except KeyboardInterrupt:

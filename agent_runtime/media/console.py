@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,10 @@ import numpy.typing as npt
 from livekit import rtc
 from livekit.agents.voice import io
 
+from ..errors import AudioDeviceError
+
 FRAME_SECONDS = 0.02
+_HINT = "use --text to type instead, or see docs/console.md for the audio set-up"
 
 
 class _QueuedInput(io.AudioInput):
@@ -84,12 +88,13 @@ class ConsoleAudioMedia:
     """The local microphone in, the local speaker out (through sounddevice / PortAudio)."""
 
     def __init__(self, *, sample_rate: int = 24000, input_rate: int = 16000) -> None:
-        import sounddevice
-
+        try:
+            import sounddevice
+        except OSError as err:  # the PortAudio library itself is missing
+            raise AudioDeviceError(f"no audio: {err}; {_HINT}") from None
         self._rate = sample_rate
         self._input = _QueuedInput(input_rate)
         self._sink = _SpeakerSink()
-        block = int(input_rate * FRAME_SECONDS)
 
         def on_input(data: Any, frames: int, time: Any, status: Any) -> None:
             self._input.push_from_thread(np.asarray(data[:, 0], dtype=np.int16).copy())
@@ -97,18 +102,26 @@ class ConsoleAudioMedia:
         def on_output(data: Any, frames: int, time: Any, status: Any) -> None:
             self._sink.read_into(data[:, 0])
 
-        self._streams = [
-            sounddevice.InputStream(
-                samplerate=input_rate, channels=1, dtype="int16", blocksize=block, callback=on_input
-            ),
-            sounddevice.OutputStream(
-                samplerate=sample_rate,
-                channels=1,
-                dtype="int16",
-                blocksize=int(sample_rate * FRAME_SECONDS),
-                callback=on_output,
-            ),
-        ]
+        block = int(input_rate * FRAME_SECONDS)
+        try:
+            self._streams = [
+                sounddevice.InputStream(
+                    samplerate=input_rate,
+                    channels=1,
+                    dtype="int16",
+                    blocksize=block,
+                    callback=on_input,
+                ),
+                sounddevice.OutputStream(
+                    samplerate=sample_rate,
+                    channels=1,
+                    dtype="int16",
+                    blocksize=int(sample_rate * FRAME_SECONDS),
+                    callback=on_output,
+                ),
+            ]
+        except sounddevice.PortAudioError as err:
+            raise AudioDeviceError(f"no usable audio device ({err}); {_HINT}") from None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Open the devices."""
@@ -136,6 +149,42 @@ class ConsoleAudioMedia:
     def sample_rate(self) -> int:
         """The output stream's rate."""
         return self._rate
+
+
+class SpokenWords(io.TextOutput):
+    """The agent's words printed as they are spoken: a row opens with its time, then grows.
+
+    ``started`` counts the replies printed this way, so the console prints each reply once.
+    """
+
+    def __init__(self, write: Callable[[str], None], clock: Callable[[], float]) -> None:
+        super().__init__(label="ConsoleWords", next_in_chain=None)
+        self._write = write
+        self._clock = clock
+        self._open = False
+        self._reply = False
+        self.started = 0
+
+    async def capture_text(self, text: str) -> None:
+        """Print the words of the reply being spoken."""
+        if not self._open:
+            self._open = True
+            self.started += 0 if self._reply else 1
+            self._reply = True
+            self._write(f"{self._clock():7.1f}s  agent   ")
+            text = text.lstrip()
+        self._write(text)
+
+    def break_line(self) -> None:
+        """End the row on screen (another row is printed); the reply may go on in a new one."""
+        if self._open:
+            self._open = False
+            self._write("\n")
+
+    def flush(self) -> None:
+        """The reply is over: end its row."""
+        self.break_line()
+        self._reply = False
 
 
 class _SilentInput(io.AudioInput):

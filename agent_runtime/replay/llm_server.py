@@ -150,12 +150,21 @@ def _matches(
     return True
 
 
+def _echo(messages: Sequence[dict[str, Any]]) -> ScriptedAnswer:
+    users = [m for m in messages if m.get("role") == "user"]
+    said = _text(users[-1]).strip() if users else ""
+    return ScriptedAnswer(text=f"You said: {said}" if said else "Hello! Say something.", ttft=0.1)
+
+
 class ScriptedLLMServer:
     """Serves ``/v1/chat/completions`` and ``/v1/models`` from an ``LLMScript``."""
 
-    def __init__(self, script: LLMScript, *, model: str = "replay") -> None:
+    def __init__(self, script: LLMScript, *, model: str = "replay", echo: bool = False) -> None:
         self.script = script
         self.model = model
+        self.echo = echo
+        """Answer a conversation request no answer matches by repeating the caller's words
+        (the console's offline mode) instead of an HTTP 500."""
         self.requests: list[ChatRequest] = []
         self._used: set[int] = set()
         self.app = web.Application()
@@ -187,6 +196,8 @@ class ScriptedLLMServer:
         index = self._pick(body.get("messages", []), _tool_names(body), forced=forced)
         headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
         self.requests.append(ChatRequest(body=body, answered_with=index, headers=headers))
+        if index is None and self.echo and not forced:
+            return await self._stream(request, _echo(body.get("messages", [])))
         if index is None:
             unanswered = self.requests[-1].describe()
             return web.json_response(
@@ -198,6 +209,9 @@ class ScriptedLLMServer:
             await asyncio.Event().wait()
         if answer.status != 200:
             return web.json_response({"error": {"message": "recorded error"}}, status=answer.status)
+        return await self._stream(request, answer)
+
+    async def _stream(self, request: web.Request, answer: ScriptedAnswer) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await asyncio.sleep(answer.ttft)
