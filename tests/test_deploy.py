@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import annotated_types
 import kubernetes_validate
 import pytest
 import yaml
@@ -41,7 +42,7 @@ from agent_runtime.config.sources import call_reference
 from agent_runtime.integrations.calendly_settings import TOKEN_PREFIX
 from agent_runtime.settings import EnvModel
 from agent_runtime.worker.server import AFTER_CALL_TIMEOUT
-from agent_runtime.worker.settings import DEFAULT_AGENT_NAME, WorkerSettings
+from agent_runtime.worker.settings import DEFAULT_AGENT_NAME, TelephonySettings, WorkerSettings
 
 from .conftest import ROOT
 
@@ -121,7 +122,10 @@ def test_the_drain_and_the_grace_period_cover_the_longest_call() -> None:
     args = worker["args"]
     assert worker["command"] == ["agent-runtime"] and args[0] == "start"
     drain = int(args[args.index("--drain-timeout") + 1])
-    waiting = max(float(config["AGENT_CALLER_TIMEOUT"]), float(config["AGENT_RINGING_TIMEOUT"]))
+    ringing = TelephonySettings.model_fields["ringing_timeout"].metadata
+    longest_ringing = next(limit.le for limit in ringing if isinstance(limit, annotated_types.Le))
+    # an outbound call may ring up to the setting's maximum, whatever the config map says
+    waiting = max(float(config["AGENT_CALLER_TIMEOUT"]), float(str(longest_ringing)))
     longest = (
         waiting
         + DEFAULT_MAX_CALL_DURATION_SECS
