@@ -21,6 +21,7 @@ import shlex
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,39 @@ def test_the_pod_runs_as_a_user_on_a_read_only_root_with_volumes_where_it_writes
         assert any(written == m or written.startswith(m + "/") for m in mounts), written
     volumes = {v["name"] for v in pod["volumes"]}
     assert {m["name"] for c in pod["containers"] for m in c["volumeMounts"]} <= volumes
+
+
+def test_the_janitor_deletes_old_recordings_and_reports_only(tmp_path: Path) -> None:
+    pod = _one("deployment.yaml")["spec"]["template"]["spec"]
+    (janitor,) = [c for c in pod["containers"] if c["name"] == "janitor"]
+    env = {e["name"]: e["value"] for e in janitor["env"]}
+    # one pass of its loop, on a copy of a data volume
+    finds = [line.strip() for line in janitor["args"][0].splitlines() if "find " in line]
+    assert finds, "the janitor runs no find"
+    data = tmp_path / "data"
+    now = time.time()
+    files = {
+        "reports/c1/a1/recording.wav": 3 * 3600,  # old: deleted
+        "reports/c1/a1/report.json": 3600,
+        "reports/c2/a2/recording.wav": 600,  # recent: kept
+        "reports/c2/a2/report.journal": 30 * 86400,  # a lost call's journal: always kept
+        "reports/c3/a3/report.json": 8 * 86400,  # deleted
+        "reports/outbox.sqlite3": 30 * 86400,
+        "clips/greeting.ogg": 30 * 86400,
+    }
+    for name, age in files.items():
+        path = data / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+        os.utime(path, (now - age, now - age))
+    empty = data / "reports/old/empty"
+    empty.mkdir(parents=True)
+    os.utime(empty, (now - 7200, now - 7200))
+    script = "\n".join(finds).replace("/data", str(data))
+    subprocess.run(["sh", "-c", script], env={**os.environ, **env}, check=True, timeout=30)
+    left = {str(p.relative_to(data)) for p in data.rglob("*") if p.is_file()}
+    assert left == set(files) - {"reports/c1/a1/recording.wav", "reports/c3/a3/report.json"}
+    assert not empty.exists()
 
 
 def test_the_load_the_worker_measures_is_against_its_cpu_request() -> None:
