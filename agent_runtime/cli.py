@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from .commands import check_config, console, replay, worker
+from .commands import check_config, console, make_call, replay, worker
 
 _VERBOSE_HELP = "log at INFO level, with the tracebacks of errors"
 
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_config.add_parser(commands)
     replay.add_parser(commands)
+    make_call.add_parser(commands)
     console.add_parser(commands)
     worker.add_parser(commands)
     for name, command in commands.choices.items():
