@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from .commands import check_config, console, make_call, replay, worker
+from .commands import check_config, console, import_call, make_call, replay, worker
 
 _VERBOSE_HELP = "log at INFO level, with the tracebacks of errors"
 
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     check_config.add_parser(commands)
     replay.add_parser(commands)
     make_call.add_parser(commands)
+    import_call.add_parser(commands)
     console.add_parser(commands)
     worker.add_parser(commands)
     for name, command in commands.choices.items():

@@ -52,6 +52,8 @@ class RunOptions:
     """Said, uninterruptible, before the call is transferred; None: say nothing."""
     on_status: Callable[[AttemptStatus], None] | None = None
     """Called as the attempt's status changes: queued, ringing, ongoing, completed or error."""
+    capture: bool = False
+    """Also write ``capture.json`` (what a replay of the call needs) next to the report."""
     stop_on_sigterm: bool = False
     """SIGTERM ends the call as a shutdown does (the console and replay; the worker's own
     shutdown drains its calls instead)."""

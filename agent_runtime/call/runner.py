@@ -35,6 +35,7 @@ from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
 from ..providers import LLM_ATTEMPT_TIMEOUT, Providers
+from ..report.capture import CallCapture
 from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
@@ -119,6 +120,7 @@ class CallRunner:
         self._output = CallAudioOutput(media.sink, sample_rate=media.sample_rate)
         self._recording = CallRecording(media.sample_rate, origin=self._recorder.started_at)
         self._session: AgentSession | None = None
+        self._capture: CallCapture | None = None
         self._synchronizer: TranscriptSynchronizer | None = None
         self._failure: SessionFailure | None = None
         self._keys: KeyCollector | None = None
@@ -214,11 +216,28 @@ class CallRunner:
         loop = asyncio.get_running_loop()
         if self._options.stop_on_sigterm:
             loop.add_signal_handler(signal.SIGTERM, self.stop)
+        capture = self._capture = self._start_capture()
         try:
             return await self._run()
         finally:
+            if capture is not None and self._options.output_dir is not None:
+                capture.stop()
+                capture.write(self._options.output_dir)
             if self._options.stop_on_sigterm:
                 loop.remove_signal_handler(signal.SIGTERM)
+
+    def _start_capture(self) -> CallCapture | None:
+        """The call's capture, started, when asked for (and there is a folder to write it)."""
+        if not self._options.capture or self._options.output_dir is None:
+            return None
+        sentences = self._static_sentences().values()
+        capture = CallCapture(
+            self._spec,
+            fixed_sentences=[s.text for s in sentences if s is not None],
+            settings=[self._ports.integrations],
+        )
+        capture.start()
+        return capture
 
     async def _run(self) -> CallResult:
         async with utils.http_context.open():
@@ -268,6 +287,8 @@ class CallRunner:
         self._output.add_tap(self._recording.heard)
         session = build_session(providers, options.turn)
         self._session = session
+        if self._capture is not None:
+            self._capture.attach(session, self._recorder.offset)
         sounds = CallSounds.for_call(spec, sample_rate=self._ports.media.sample_rate)
         for layer in sounds.layers:
             self._output.add_layer(layer)

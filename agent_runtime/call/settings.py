@@ -28,7 +28,7 @@ class CallSettings(EnvModel):
 
     ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
     ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
-    say nothing).
+    say nothing), ``AGENT_CAPTURE``.
     """
 
     KEEP_EMPTY = frozenset(
@@ -54,6 +54,8 @@ class CallSettings(EnvModel):
     failure_line: str = Field(FAILURE_LINE, alias="AGENT_FAILURE_LINE")
     transfer_line: str = Field(TRANSFER_LINE, alias="AGENT_TRANSFER_LINE")
     holding_line: str = Field(HOLDING_LINE, alias="AGENT_HOLDING_LINE")
+    capture: bool = Field(False, alias="AGENT_CAPTURE")
+    """Keep what a replay of each call needs (``capture.json``); it holds the caller's words."""
 
     @model_validator(mode="after")
     def _delays_in_order(self) -> Self:
@@ -84,6 +86,7 @@ class CallSettings(EnvModel):
             failure_line=self.failure_line or None,
             transfer_line=self.transfer_line or None,
             holding_line=self.holding_line or None,
+            capture=self.capture,
             **call,
         )
 

@@ -38,6 +38,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the call report as JSON instead (on stdout)"
     )
+    parser.add_argument(
+        "--capture",
+        action="store_true",
+        help="also write capture.json, for `agent-runtime import-call` (as AGENT_CAPTURE does)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -68,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             output_dir=output,
             stop_on_sigterm=True,
             on_row=None if args.json else show,
+            capture=args.capture,
         )
     except AgentRuntimeError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from ..errors import NoAnswer, NotReached
+from . import exchanges
 
 MAX_BODY_BYTES = 256_000
 
@@ -61,6 +62,7 @@ async def _attempt(
         ):
             body = await response.content.read(MAX_BODY_BYTES)
             headers = response.headers.copy()
+            exchanges.note(method, url, response.status, response.content_type, body)
     except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
         raise NotReached(type(err).__name__) from err
     except (TimeoutError, aiohttp.ClientError) as err:

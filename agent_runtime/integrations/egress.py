@@ -30,6 +30,7 @@ from yarl import URL
 
 from ..config.fields import IPAddress, forbidden_address, normalize_host
 from ..settings import EnvModel
+from . import exchanges
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BYTES = 64_000
@@ -299,6 +300,8 @@ async def request(
             async with session.request(**hop.options(gate.destination(hop.url))) as answer:
                 location = answer.headers.get("Location")
                 if answer.status not in _REDIRECTS or not location:
-                    return await _read(answer, max_bytes)
+                    read = await _read(answer, max_bytes)
+                    exchanges.note(method, url, read.status, read.content_type, read.body)
+                    return read
                 hop = hop.redirected(answer.status, location)
     raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")

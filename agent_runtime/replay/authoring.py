@@ -273,9 +273,9 @@ def _trim(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def _resample(audio: npt.NDArray[Any], rate: int, to: int) -> npt.NDArray[np.float32]:
     positions = np.arange(int(audio.size * to / rate)) * rate / to
-    resampled: npt.NDArray[np.float32] = np.interp(
-        positions, np.arange(audio.size), audio
-    ).astype(np.float32)
+    resampled: npt.NDArray[np.float32] = np.interp(positions, np.arange(audio.size), audio).astype(
+        np.float32
+    )
     return resampled
 
 

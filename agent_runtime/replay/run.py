@@ -107,6 +107,7 @@ async def replay(
     clip_store: ClipStore | None = None,
     stop_on_sigterm: bool = False,
     on_row: Callable[[TranscriptRow, float], None] | None = None,
+    capture: bool = False,
 ) -> ReplayResult:
     """Play ``recorded`` through the runtime and return the result.
 
@@ -117,7 +118,7 @@ async def replay(
     ``clip_store`` keeps rendered sentences on disk as the worker does (none by default).
     ``stop_on_sigterm``: SIGTERM ends the call cleanly, with its report (the CLI).
     ``on_row`` is called with each transcript row as it is added, and when it began in
-    seconds from the answer (the CLI prints them).
+    seconds from the answer (the CLI prints them). ``capture`` writes ``capture.json`` too.
     """
     from livekit.plugins import openai
 
@@ -159,6 +160,7 @@ async def replay(
                 clip_store=clip_store,
                 stop_on_sigterm=stop_on_sigterm,
                 on_row=on_row,
+                capture=capture,
             ),
         )
         during_call = 0

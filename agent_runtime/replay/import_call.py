@@ -1,0 +1,271 @@
+"""Turn a call that happened into a recorded call: ``agent-runtime import-call``.
+
+The call is its folder: ``report.json`` and ``recording.wav`` (every call writes them) and,
+when the call was captured (``AGENT_CAPTURE``), ``capture.json`` (the config, the runtime's own
+sentences, the HTTP answers). Without a capture the call config is given separately.
+
+- ``caller.wav``: the recording's caller channel, from the answer on;
+- ``stt.json``: each captured final transcript, on the caller's speech before it and released
+  when it came; without a capture, each caller row, timed by the caller's speech;
+- ``llm.json``: each agent row the LLM wrote and each tool call, answering the caller row or
+  the tool result before it (the runtime's own sentences are not LLM answers);
+- ``http.json``: the captured HTTP answers; ``phone.json``: how the call was answered, the keys
+  the caller pressed, how a transfer was answered; ``caller.json``: when the caller hung up;
+- ``expect.json``: how the call ended and every transcript row, as they happened.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import soundfile
+from pydantic import BaseModel, ValidationError
+
+from ..call.keys import END_KEY, PAUSE, keys_turn
+from ..call.options import FAILURE_LINE, HOLDING_LINE, RECOVERY_LINE, TRANSFER_LINE
+from ..config.attempt import TranscriptRow
+from ..config.base import problems_from
+from ..config.loading import load_text
+from ..errors import AgentRuntimeError, Problem
+from ..report.capture import CAPTURE, Capture
+from ..report.model import CallReport
+
+_M = TypeVar("_M", bound=BaseModel)
+_KEYS_PREFIX = keys_turn("")
+_KEY_GAP = 0.3
+"""Seconds between two keys pressed (``phone.json``'s default)."""
+_AFTER_AGENT_END = 5.0
+"""Seconds the caller stays on the line after a call the agent ended."""
+
+
+class CallImportError(AgentRuntimeError):
+    """A call folder cannot be turned into a recorded call: what is missing or wrong."""
+
+    def __init__(self, folder: Path, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{folder} cannot be made into a recorded call:\n{lines}")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What happened, read from the call's folder."""
+
+    report: CallReport
+    config: dict[str, Any]
+    capture: Capture | None
+    recording: Path
+    answer: float
+    """Seconds from the call's start to its answer."""
+
+    def at(self, index: int) -> float:
+        """When transcript row ``index`` began, in seconds from the answer."""
+        return self.report.runtime.transcript_at[index]
+
+
+def import_call(folder: Path, out: Path, *, config: Path | None = None) -> list[str]:
+    """Write the recorded call of the call in ``folder`` into ``out``; the files written."""
+    call = _read(folder, config)
+    rows = call.report.transcript or []
+    fixed = set(call.capture.fixed_sentences) if call.capture else _default_sentences(call)
+    out.mkdir(parents=True, exist_ok=True)
+    hangup = _write_caller_audio(call, out / "caller.wav")
+    files: dict[str, Any] = {
+        "call.json": call.config,
+        "stt.json": {"utterances": _utterances(call, rows)},
+        "llm.json": {"answers": _answers(rows, fixed)},
+        "caller.json": {"hangup_at": hangup},
+        "phone.json": _phone(call, rows),
+        "expect.json": _expect(call.report, rows),
+    }
+    if call.capture is not None and call.capture.http:
+        files["http.json"] = {
+            "answers": [e.model_dump(by_alias=True, exclude_none=True) for e in call.capture.http]
+        }
+    for name, content in files.items():
+        (out / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+    return ["caller.wav", *files]
+
+
+def _read(folder: Path, config_path: Path | None) -> _Call:
+    problems: list[Problem] = []
+    report = _model(folder / "report.json", CallReport, problems)
+    capture = _model(folder / CAPTURE, Capture, problems) if (folder / CAPTURE).is_file() else None
+    recording = folder / "recording.wav"
+    if not recording.is_file():
+        problems.append(Problem("recording.wav", "missing (the call's recording)"))
+    config: dict[str, Any] | None = capture.call if capture is not None else None
+    if config_path is not None:
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, ValueError) as err:
+            problems.append(Problem(str(config_path), f"cannot be read ({err})"))
+    elif capture is None:
+        problems.append(Problem(CAPTURE, "missing: give the call's config with --call"))
+    if report is not None and len(report.runtime.transcript_at) != len(report.transcript or []):
+        problems.append(Problem("report.json $.runtime.transcript_at", "has no time per row"))
+    if problems or report is None or config is None:
+        raise CallImportError(folder, problems)
+    load_text(json.dumps(config), source="the call config")  # a config replay can run
+    started, answered = report.started_at, report.answered_at
+    answer = (answered - started).total_seconds() if started and answered else 0.0
+    return _Call(report, config, capture, recording, answer)
+
+
+def _model(path: Path, model: type[_M], problems: list[Problem]) -> _M | None:
+    if not path.is_file():
+        problems.append(Problem(path.name, "missing"))
+        return None
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except ValidationError as err:
+        problems.extend(Problem(f"{path.name} {p.path}", p.reason) for p in problems_from(err))
+        return None
+
+
+def _default_sentences(call: _Call) -> set[str]:
+    spec = load_text(json.dumps(call.config), source="the call config")
+    said = [spec.end_of_call_sentence, spec.max_duration_end_message, spec.voicemail_message]
+    if spec.assistant.first_sentence_mode == "static":
+        said.append(spec.first_sentence)
+    lines = [RECOVERY_LINE, FAILURE_LINE, HOLDING_LINE, TRANSFER_LINE]
+    return {s for s in [*said, *lines] if s}
+
+
+def _segments(call: _Call) -> list[tuple[float, float]]:
+    """The caller's speech, in seconds from the answer."""
+    speech = call.report.runtime.speech
+    return [(s.start - call.answer, s.end - call.answer) for s in speech if s.role == "user"]
+
+
+def _utterances(call: _Call, rows: list[TranscriptRow]) -> list[dict[str, Any]]:
+    if call.capture is not None and call.capture.stt:
+        return _captured_utterances(call, call.capture)
+    return _row_utterances(call, rows)
+
+
+def _captured_utterances(call: _Call, capture: Capture) -> list[dict[str, Any]]:
+    """Each captured final transcript, on the speech it followed, released when it came."""
+    segments = _segments(call)
+    utterances: list[dict[str, Any]] = []
+    previous = float("-inf")
+    for final in capture.stt:
+        at = final.at - call.answer
+        heard = [(start, end) for start, end in segments if previous < end <= at + 0.01]
+        start = min((s for s, _ in heard), default=max(0.0, at - 1.0))
+        end = max((e for _, e in heard), default=max(start, at - 0.25))
+        utterances.append(
+            {
+                "start": round(start, 3),
+                "end": round(end, 3),
+                "text": final.text,
+                "delay": round(max(0.0, at - end), 3),
+            }
+        )
+        previous = at
+    return utterances
+
+
+def _row_utterances(call: _Call, rows: list[TranscriptRow]) -> list[dict[str, Any]]:
+    """Caller rows timed by the caller's speech segments (no captured transcripts)."""
+    segments = _segments(call)
+    utterances: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        if row.role != "user" or row.content.startswith(_KEYS_PREFIX):
+            continue
+        began = call.at(index)
+        until = call.at(index + 1) if index + 1 < len(rows) else float("inf")
+        ends = [end for start, end in segments if began - 0.05 <= start < until]
+        end = max(ends, default=began + 0.5)
+        utterances.append({"start": round(began, 3), "end": round(end, 3), "text": row.content})
+    return utterances
+
+
+def _answers(rows: list[TranscriptRow], fixed: set[str]) -> list[dict[str, Any]]:
+    """The LLM's answers: each agent row it wrote and each tool call, with what they follow."""
+    answers: list[dict[str, Any]] = []
+    when: dict[str, Any] = {"greeting": True}
+    current: dict[str, Any] | None = None
+    for row in rows:
+        if row.role == "user":
+            when, current = {"user_contains": row.content}, None
+        elif row.role == "assistant" and row.content not in fixed:
+            current = {"when": when, "text": row.content}
+            answers.append(current)
+        elif row.role == "tool" and row.tool_name:
+            arguments = row.tool_arguments if isinstance(row.tool_arguments, dict) else {}
+            call = {"name": row.tool_name, "arguments": arguments}
+            if current is not None and current["when"] == when:
+                current.setdefault("tool_calls", []).append(call)  # text, then its tool call
+            else:
+                current = {"when": when, "tool_calls": [call]}
+                answers.append(current)
+            when = {"after_tool": row.tool_name}
+    return answers
+
+
+def _phone(call: _Call, rows: list[TranscriptRow]) -> dict[str, Any]:
+    phone: dict[str, Any] = {}
+    report = call.report
+    if report.runtime.direction == "outbound":
+        phone["dial"] = {"ring": round(call.answer, 3)}
+    keys = [
+        _pressed(call.at(i), row.content[len(_KEYS_PREFIX) :])
+        for i, row in enumerate(rows)
+        if row.role == "user" and row.content.startswith(_KEYS_PREFIX)
+    ]
+    if keys:
+        phone["keys"] = keys
+    for event in report.runtime.events:
+        if event.type == "transfer":
+            detail = event.detail
+            phone["transfer"] = {
+                "accepted": detail.get("outcome") == "transferred",
+                "after": detail.get("seconds", 2.0),
+                **({"sip_status": detail["sip_status"]} if detail.get("sip_status") else {}),
+            }
+    return phone
+
+
+def _pressed(turn_at: float, keys: str) -> dict[str, Any]:
+    """Keys that made a turn at ``turn_at``, the first pressed before it.
+
+    By their gaps and the pause that ends a turn (none after ``#``).
+    """
+    pause = 0.0 if keys.endswith(END_KEY) else PAUSE
+    first = turn_at - pause - _KEY_GAP * (len(keys) - 1)
+    return {"at": round(max(0.0, first), 3), "keys": keys, "gap": _KEY_GAP}
+
+
+def _write_caller_audio(call: _Call, path: Path) -> float:
+    """The caller's channel from the answer on; returns when the caller hung up."""
+    audio, rate = soundfile.read(str(call.recording), dtype="int16", always_2d=True)
+    caller = np.ascontiguousarray(audio[int(call.answer * rate) :, 0])
+    soundfile.write(str(path), caller, rate)
+    duration = (call.report.runtime.duration or 0.0) - call.answer
+    if call.report.ended_by == "user":
+        return round(duration, 3)
+    return round(duration + _AFTER_AGENT_END, 3)
+
+
+def _expect(report: CallReport, rows: list[TranscriptRow]) -> dict[str, Any]:
+    expected: list[dict[str, Any]] = []
+    for row in rows:
+        if row.role == "tool":
+            entry: dict[str, Any] = {"role": "tool", "tool_name": row.tool_name}
+            if isinstance(row.tool_arguments, dict) and row.tool_arguments:
+                entry["tool_arguments"] = row.tool_arguments
+            expected.append(entry)
+        else:
+            expected.append({"role": row.role, "content": row.content})
+    return {
+        "ended_by": report.ended_by,
+        "end_reason": report.end_reason,
+        "status": report.status,
+        "result": report.result,
+        "transcript": expected,
+    }

@@ -1,0 +1,86 @@
+"""A call that happened becomes a recorded call: capture, ``import-call``, replay ``--check``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import FIXTURES, ROOT
+
+SECRET = "crm-live-7f3a9c2e"
+"""The order_status call's CRM token: a prompt variable its tool's header uses."""
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent_runtime.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def _heard(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (r["role"], r["content"], r["tool_name"], r["tool_arguments"], r["tool_output"])
+        for r in report["transcript"]
+    ]
+
+
+def _round_trip(tmp_path: Path, fixture: str, *, capture: bool = True) -> tuple[Path, Path]:
+    first = tmp_path / "first"
+    args = ["--capture"] if capture else []
+    ran = _cli("replay", str(FIXTURES / "calls" / fixture), "--fast", "--out", str(first), *args)
+    assert ran.returncode == 0, ran.stderr
+    folder = tmp_path / "imported"
+    extra = [] if capture else ["--call", str(FIXTURES / "calls" / fixture / "call.json")]
+    imported = _cli("import-call", str(first), "--out", str(folder), *extra)
+    assert imported.returncode == 0, imported.stderr
+    again = _cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert "CHECK OK" in again.stderr
+    return first, tmp_path / "again"
+
+
+@pytest.mark.parametrize("fixture", ["order_status", "keys_account_number"])
+def test_a_captured_call_replays_into_the_same_report(tmp_path: Path, fixture: str) -> None:
+    first, again = _round_trip(tmp_path, fixture)
+    before = json.loads((first / "report.json").read_text())
+    after = json.loads((again / "report.json").read_text())
+    assert _heard(after) == _heard(before)
+    for key in ("ended_by", "end_reason", "status", "result"):
+        assert after[key] == before[key]
+
+
+def test_a_capture_holds_no_secret(tmp_path: Path) -> None:
+    first, _ = _round_trip(tmp_path, "order_status")
+    capture = json.loads((first / "capture.json").read_text())
+    assert SECRET not in (first / "capture.json").read_text()
+    assert capture["call"]["prompt_variables"]["crm_token"] == "REDACTED"
+    (exchange,) = capture["http"]
+    assert exchange["url"] == "https://api.acme.example/orders/427"
+    assert "headers" not in exchange
+    for path in (tmp_path / "imported").iterdir():
+        if path.suffix == ".json":
+            assert SECRET not in path.read_text(), path.name
+
+
+def test_a_call_without_capture_imports_with_its_config(tmp_path: Path) -> None:
+    first, again = _round_trip(tmp_path, "end_call", capture=False)
+    assert _heard(json.loads((again / "report.json").read_text())) == _heard(
+        json.loads((first / "report.json").read_text())
+    )
+
+
+def test_import_names_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "call").mkdir()
+    run = _cli("import-call", str(tmp_path / "call"), "--out", str(tmp_path / "out"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    for missing in ("report.json: missing", "recording.wav: missing", "capture.json: missing"):
+        assert missing in run.stderr
