@@ -227,16 +227,21 @@ def with_fallback_llm(
 
 def build_voice(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
     """The call's voice, backed by ``TTS_FALLBACK_VOICE`` when that is set."""
-    primary = build_tts(voice, settings)
+    return _with_fallback_voice(build_tts(voice, settings), settings, voice.speed, voice.volume)
+
+
+def _with_fallback_voice(
+    primary: tts.TTS, settings: ProviderSettings, speed: float | None, volume: float | None
+) -> tts.TTS:
+    """``primary``, backed by ``TTS_FALLBACK_VOICE`` (at this speed and Cartesia volume)."""
     if not settings.tts_fallback_voice:
         return primary
     provider, voice_id = settings.tts_fallback_voice.split(":", 1)
-    volume = voice.volume if provider == "cartesia" else None
     second = VoiceProfile(
         "cartesia" if provider == "cartesia" else "elevenlabs",
         voice_id,
-        speed=voice.speed,
-        volume=volume,
+        speed=speed,
+        volume=volume if provider == "cartesia" else None,
     )
     return tts.FallbackAdapter([primary, build_tts(second, settings)], max_retry_per_tts=0)
 
@@ -292,13 +297,7 @@ def sentence_voice(
         client=clients.openai(key, settings.openai_base_url),
         response_format="pcm",
     )
-    if not settings.tts_fallback_voice:
-        return own
-    provider, voice_id = settings.tts_fallback_voice.split(":", 1)
-    second = VoiceProfile(
-        "cartesia" if provider == "cartesia" else "elevenlabs", voice_id, speed=None, volume=None
-    )
-    return tts.FallbackAdapter([own, build_tts(second, settings)], max_retry_per_tts=0)
+    return _with_fallback_voice(own, settings, speed=None, volume=None)
 
 
 def realtime_voice_key(model: RealtimeLLM) -> str | None:
@@ -406,15 +405,21 @@ def build_providers(
     """
     clients = Clients()
     chat = with_fallback_llm(build_llm(model, settings, clients), settings, clients)
-    realtime = isinstance(model, RealtimeLLM)
+    if isinstance(model, RealtimeLLM):
+        return Providers(
+            stt=None,
+            llm=chat,
+            tts=sentence_voice(model, voice, settings, clients),
+            vad=vad or build_vad(),
+            turn_detector=build_turn_detector(),
+            clients=clients,
+            voice_key=realtime_voice_key(model),
+        )
     return Providers(
-        aside_llm=None if realtime else aside_llm(model, settings, clients),
-        stt=None if realtime else build_stt(settings, clients),
+        aside_llm=aside_llm(model, settings, clients),
+        stt=build_stt(settings, clients),
         llm=chat,
-        tts=sentence_voice(model, voice, settings, clients)
-        if isinstance(model, RealtimeLLM)
-        else build_voice(voice, settings),
-        voice_key=realtime_voice_key(model) if isinstance(model, RealtimeLLM) else None,
+        tts=build_voice(voice, settings),
         vad=vad or build_vad(),
         turn_detector=build_turn_detector(),
         clients=clients,
