@@ -27,12 +27,13 @@ from agent_runtime.providers import ProviderSettings, build_providers, build_vad
 from agent_runtime.replay.clock import InlineExecutor, run_virtual
 from agent_runtime.replay.local_server import serve
 from agent_runtime.replay.media import ReplayMedia
+from agent_runtime.replay.realtime_server import RealtimeStandIn, Turn, TurnScript
 from agent_runtime.replay.recorded_call import RecordedCall
+from agent_runtime.replay.run import run_replay
 from agent_runtime.telephony.port import SipParticipant
 from agent_runtime.telephony.recorded import RecordedLine
 
 from .conftest import FIXTURES
-from .fakes_openai_realtime import RealtimeStandIn, Turn
 
 pytestmark = pytest.mark.replay
 
@@ -113,7 +114,7 @@ async def _run(folder: Path, standin: RealtimeStandIn) -> CallResult:
 
 def _call(folder: Path, script: list[Turn]) -> RealtimeCall:
     """Run the recorded call of ``folder``; the stand-in answers its turns from ``script``."""
-    standin = RealtimeStandIn(script)
+    standin = RealtimeStandIn(TurnScript(script))
     result: CallResult = run_virtual(lambda: _run(folder, standin))
     assert result.recording_path is not None
     audio, rate = soundfile.read(str(result.recording_path), dtype="int16", always_2d=True)
@@ -240,3 +241,21 @@ def test_a_stalled_realtime_model_holds_the_line_then_says_the_recovery_line(
     assert RECOVERY_LINE.startswith(said[1]) and said[2].startswith("Our main store")
     start, end = _spoken_at(call, said[1])
     assert call.voice_between(start, end) > 0.5
+
+
+def test_a_recorded_call_replays_with_a_realtime_model(tmp_path: Path) -> None:
+    # the same recording as a text call's: llm.json answers, stt.json transcribes the caller
+    result = run_replay(_folder(tmp_path, "end_call"), fast=True)
+    report = result.call.report
+    assert (report.ended_by, report.end_reason) == ("agent", "tool_end_call")
+    rows = [(r.role, r.content or r.tool_name) for r in report.transcript or []]
+    assert rows == [
+        ("assistant", GREETING),
+        ("user", "Hi. Where is your main store?"),
+        ("assistant", "Our main store is at twelve Market Street, next to the central station."),
+        ("user", "Got it. That is all, thank you. Goodbye."),
+        ("tool", "end_call"),
+        ("assistant", GOODBYE),
+    ]
+    assert result.realtime is not None and result.llm_requests == []
+    assert [c.model for c in result.realtime.connections] == ["gpt-realtime"]

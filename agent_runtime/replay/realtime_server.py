@@ -4,8 +4,9 @@ The real ``livekit-plugins-openai`` clients talk to it through ``OPENAI_BASE_URL
 
 - ``GET /v1/realtime?model=...`` (WebSocket): the Realtime protocol as the 1.8.9 plugin speaks
   it. ``session.update`` is answered with ``session.updated``; ``conversation.item.create`` and
-  ``.delete`` are confirmed; each ``response.create`` is answered by the next ``Turn`` of the
-  script, as the GA API streams it (``response.created``, ``response.output_item.added``,
+  ``.delete`` are confirmed; a committed caller turn becomes a user item, transcribed with what
+  the script says was heard; each ``response.create`` is answered by the script's ``Turn``, as
+  the GA API streams it (``response.created``, ``response.output_item.added``,
   ``conversation.item.added``, ``response.content_part.added``,
   ``response.output_audio_transcript.delta``, ``response.output_audio.delta`` with base64
   PCM16 at 24 kHz, the ``.done`` events and ``response.done``), or fails as the turn says;
@@ -13,6 +14,9 @@ The real ``livekit-plugins-openai`` clients talk to it through ``OPENAI_BASE_URL
   (server-sent events of base64 PCM16 at 24 kHz), as ``gpt-4o-mini-tts`` does.
 
 Every audio is a tone whose length follows the text's, so a test can find it in a recording.
+The script sees the conversation as chat messages (``conversation``): what the caller said,
+what was answered, the tool calls and their outputs. ``TurnScript`` answers in order (tests);
+replay answers from a recorded call's ``llm.json`` (``realtime_script.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import base64
 import contextlib
 import itertools
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -40,11 +45,11 @@ class Turn:
     """One scripted answer to a ``response.create``.
 
     ``text`` is spoken (transcript and audio); ``tool`` calls that tool with ``arguments``
-    (JSON) instead; ``fail`` fails it: ``error`` (a recoverable error event), ``fatal`` (an
+    (JSON) instead; neither: the response has no output (the model lets the turn pass).
+    ``fail`` fails it: ``error`` (a recoverable error event), ``fatal`` (an
     ``insufficient_quota`` error: the key can never succeed), ``close`` (the socket closes),
     ``stall`` (never answered), ``failed`` (``response.done`` with status ``failed``).
     ``again``: a failure that recurs on every later connection and response too (an outage).
-    Once the script is used up, every answer is ``Okay.``.
     """
 
     text: str = ""
@@ -54,6 +59,36 @@ class Turn:
     again: bool = False
     heard: str = ""
     """What the caller said in the turn this answers (sent as its transcription)."""
+
+
+class Script(Protocol):
+    """What the stand-in answers."""
+
+    def heard(self) -> str:
+        """What the caller said in the turn just committed ("": no transcription)."""
+        ...
+
+    def answer(self, conversation: Sequence[dict[str, Any]]) -> Turn:
+        """The answer to a ``response.create``, given the conversation so far."""
+        ...
+
+
+class TurnScript:
+    """Answers with ``turns`` in order, then ``Okay.``.
+
+    Each turn's ``heard`` transcribes the caller turn it answers.
+    """
+
+    def __init__(self, turns: Iterable[Turn]) -> None:
+        self._turns = list(turns)
+
+    def heard(self) -> str:
+        """The next turn's ``heard``."""
+        return self._turns[0].heard if self._turns else ""
+
+    def answer(self, conversation: Sequence[dict[str, Any]]) -> Turn:
+        """The next turn."""
+        return self._turns.pop(0) if self._turns else Turn("Okay.")
 
 
 @dataclass
@@ -80,10 +115,12 @@ def tone(text: str) -> bytes:
 
 
 class RealtimeStandIn:
-    """Answers Realtime sessions from ``script`` (in order) and speaks any text it is sent."""
+    """Answers Realtime sessions from ``script`` and speaks any text it is sent."""
 
-    def __init__(self, script: list[Turn]) -> None:
-        self.script = list(script)
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.conversation: list[dict[str, Any]] = []
+        """The conversation as chat messages (over all connections)."""
         self.connections: list[Connection] = []
         self.speech_requests: list[dict[str, Any]] = []
         self._outage: Turn | None = None
@@ -149,12 +186,13 @@ class RealtimeStandIn:
                     },
                 )
                 last_item = item["id"]
+                self._note_item(item)
             elif kind == "input_audio_buffer.commit":
                 last_item = await self._caller_turn(ws, last_item)
             elif kind == "conversation.item.delete":
                 await _send(ws, {"type": "conversation.item.deleted", "item_id": event["item_id"]})
             elif kind == "response.create":
-                turn = self._outage or (self.script.pop(0) if self.script else Turn("Okay."))
+                turn = self._outage or self.script.answer(self.conversation)
                 if turn.again:
                     self._outage = turn
                 last_item = await self._answer(ws, event, turn, last_item) or last_item
@@ -162,13 +200,24 @@ class RealtimeStandIn:
                     break
         return ws
 
+    def _note_item(self, item: dict[str, Any]) -> None:
+        """Add an item the client created to the conversation."""
+        if item.get("type") == "function_call_output":
+            message = {"role": "tool", "tool_call_id": item.get("call_id")}
+            self.conversation.append(message | {"content": item.get("output", "")})
+        elif item.get("type") == "message":
+            parts = item.get("content") or []
+            text = " ".join(str(p.get("text") or p.get("transcript") or "") for p in parts)
+            self.conversation.append({"role": item.get("role"), "content": text})
+
     async def _caller_turn(self, ws: web.WebSocketResponse, last: str | None) -> str:
         """The caller's committed audio becomes an item, transcribed as the next turn says."""
         item_id = self._id("item")
         item = {"id": item_id, "type": "message", "role": "user", "content": []}
         await _send(ws, {"type": "input_audio_buffer.committed", "item_id": item_id})
         await _send(ws, {"type": "conversation.item.added", "previous_item_id": last, "item": item})
-        heard = self._outage.heard if self._outage else self.script[0].heard if self.script else ""
+        heard = self._outage.heard if self._outage else self.script.heard()
+        self.conversation.append({"role": "user", "content": heard})
         if heard:
             await _send(
                 ws,
@@ -209,6 +258,10 @@ class RealtimeStandIn:
             failed = {**response, "status": "failed", "status_details": details, "output": []}
             await _send(ws, {"type": "response.done", "response": failed})
             return None
+        if turn.tool is None and not turn.text:  # the model lets the turn pass
+            passed = {**response, "status": "completed", "output": []}
+            await _send(ws, {"type": "response.done", "response": passed})
+            return None
         output = {"response_id": response["id"], "output_index": 0}
         item_id = self._id("item")
         if turn.tool is not None:
@@ -217,8 +270,12 @@ class RealtimeStandIn:
             added = {**item, "arguments": "", "status": "in_progress"}
             await _send(ws, {**output, "type": "response.output_item.added", "item": added})
             item |= {"arguments": turn.arguments, "status": "completed"}
+            function = {"name": turn.tool, "arguments": turn.arguments}
+            call = {"id": item["call_id"], "type": "function", "function": function}
+            self.conversation.append({"role": "assistant", "tool_calls": [call]})
         else:
             item = await self._speak(ws, output, item_id, turn.text, last)
+            self.conversation.append({"role": "assistant", "content": turn.text})
         await _send(ws, {**output, "type": "response.output_item.done", "item": item})
         usage = {"total_tokens": 10, "input_tokens": 5, "output_tokens": 5}
         done = {**response, "status": "completed", "output": [item], "usage": usage}
