@@ -1,6 +1,6 @@
 """Calls with a realtime (speech-to-speech) model, against a local OpenAI Realtime stand-in.
 
-The real OpenAI plugin connects through ``OPENAI_BASE_URL`` to ``fakes_openai_realtime``; the
+The real OpenAI plugin connects through ``OPENAI_BASE_URL`` to ``replay.realtime_server``; the
 call runs through the production runner with the real VAD, on the virtual clock, and the
 caller's side is a recorded call's audio. What the caller heard is read in the recording.
 """
