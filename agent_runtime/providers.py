@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from livekit.agents import inference, llm, stt, tts
+from livekit.agents import APIConnectOptions, inference, llm, stt, tts
 from pydantic import Field, SecretStr
 
 from .config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM, RealtimeLLM
@@ -157,14 +157,28 @@ def build_llm(
                 _strict_tool_schema=False,
             )
         case RealtimeLLM(provider="openai"):
-            return openai.realtime.RealtimeModel(
+            from .openai_realtime import RealtimeModel
+
+            return RealtimeModel(
                 model=model.realtime_model_id,
-                voice=model.realtime_voice_id or "marin",
+                voice=model.realtime_voice_id or OPENAI_REALTIME_VOICE,
                 api_key=settings.require("openai_api_key", "an openai realtime llm_model"),
+                base_url=settings.openai_base_url,
+                conn_options=REALTIME_CONNECT,
             )
         case RealtimeLLM():
             return _google_realtime(model, settings)
     raise ProviderConfigError(f"unsupported llm_model type {model.type!r}", provider="llm")
+
+
+OPENAI_REALTIME_VOICE = "marin"
+"""The voice of an OpenAI realtime model whose config names none."""
+SENTENCE_TTS_MODEL = "gpt-4o-mini-tts"
+"""OpenAI's speech model, which has the realtime models' voices: it speaks the fixed sentences
+of an OpenAI realtime call in the conversation's voice."""
+REALTIME_CONNECT = APIConnectOptions(max_retry=2, retry_interval=0.5, timeout=8.0)
+"""A realtime model's reconnections: few and quick, as the text LLM's retries (a caller waits
+through them; the framework's default takes 2 s between tries)."""
 
 
 def _google_realtime(model: RealtimeLLM, settings: ProviderSettings) -> llm.RealtimeModel:
@@ -213,16 +227,21 @@ def with_fallback_llm(
 
 def build_voice(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
     """The call's voice, backed by ``TTS_FALLBACK_VOICE`` when that is set."""
-    primary = build_tts(voice, settings)
+    return _with_fallback_voice(build_tts(voice, settings), settings, voice.speed, voice.volume)
+
+
+def _with_fallback_voice(
+    primary: tts.TTS, settings: ProviderSettings, speed: float | None, volume: float | None
+) -> tts.TTS:
+    """``primary``, backed by ``TTS_FALLBACK_VOICE`` (at this speed and Cartesia volume)."""
     if not settings.tts_fallback_voice:
         return primary
     provider, voice_id = settings.tts_fallback_voice.split(":", 1)
-    volume = voice.volume if provider == "cartesia" else None
     second = VoiceProfile(
         "cartesia" if provider == "cartesia" else "elevenlabs",
         voice_id,
-        speed=voice.speed,
-        volume=volume,
+        speed=speed,
+        volume=volume if provider == "cartesia" else None,
     )
     return tts.FallbackAdapter([primary, build_tts(second, settings)], max_retry_per_tts=0)
 
@@ -255,6 +274,37 @@ def build_tts(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
         ),
         encoding="pcm_24000",
     )
+
+
+def sentence_voice(
+    model: RealtimeLLM, voice: VoiceProfile, settings: ProviderSettings, clients: Clients
+) -> tts.TTS:
+    """The voice that speaks a realtime call's fixed sentences, word for word.
+
+    The greeting, the goodbyes and the recovery lines are rendered ahead like a text call's and
+    played as they are. An OpenAI realtime model's own voice speaks them (``gpt-4o-mini-tts``
+    has the realtime voices), with the same key and endpoint; a Google one has no such model:
+    the assistant's ``voice`` speaks them. ``TTS_FALLBACK_VOICE`` backs either up.
+    """
+    if model.provider != "openai":
+        return build_voice(voice, settings)
+    from livekit.plugins import openai
+
+    key = settings.require("openai_api_key", "an openai realtime llm_model")
+    own = openai.TTS(
+        model=SENTENCE_TTS_MODEL,
+        voice=model.realtime_voice_id or OPENAI_REALTIME_VOICE,
+        client=clients.openai(key, settings.openai_base_url),
+        response_format="pcm",
+    )
+    return _with_fallback_voice(own, settings, speed=None, volume=None)
+
+
+def realtime_voice_key(model: RealtimeLLM) -> str | None:
+    """The voice of an OpenAI realtime model's fixed sentences (``Providers.voice_key``)."""
+    if model.provider != "openai":
+        return None
+    return f"openai|{SENTENCE_TTS_MODEL}|{model.realtime_voice_id or OPENAI_REALTIME_VOICE}"
 
 
 def build_stt(settings: ProviderSettings, clients: Clients) -> stt.STT:
@@ -321,6 +371,10 @@ class Providers:
     """A second instance of the call's text LLM, for requests outside the conversation (who
     answered): its failures are not the conversation's, which a shared instance would report
     to the session. None: such requests are not made."""
+    voice_key: str | None = None
+    """What tells the voice of the rendered sentences apart when it is not the call's ``voice``
+    (an OpenAI realtime model's own voice; clip caches key sentences by it). None: the
+    call's voice."""
 
     async def aclose(self) -> None:
         """Close the plugins and their clients (idempotent)."""
@@ -344,15 +398,28 @@ def build_providers(
     *,
     vad: inference.VAD | None = None,
 ) -> Providers:
-    """All providers of a call. A realtime model speaks and listens itself: no STT, no TTS."""
+    """All providers of a call.
+
+    A realtime model listens and answers itself: no STT, and the TTS only speaks the fixed
+    sentences (``sentence_voice``).
+    """
     clients = Clients()
     chat = with_fallback_llm(build_llm(model, settings, clients), settings, clients)
-    realtime = isinstance(chat, llm.RealtimeModel)
+    if isinstance(model, RealtimeLLM):
+        return Providers(
+            stt=None,
+            llm=chat,
+            tts=sentence_voice(model, voice, settings, clients),
+            vad=vad or build_vad(),
+            turn_detector=build_turn_detector(),
+            clients=clients,
+            voice_key=realtime_voice_key(model),
+        )
     return Providers(
-        aside_llm=None if realtime else aside_llm(model, settings, clients),
-        stt=None if realtime else build_stt(settings, clients),
+        aside_llm=aside_llm(model, settings, clients),
+        stt=build_stt(settings, clients),
         llm=chat,
-        tts=None if realtime else build_voice(voice, settings),
+        tts=build_voice(voice, settings),
         vad=vad or build_vad(),
         turn_detector=build_turn_detector(),
         clients=clients,

@@ -249,13 +249,27 @@ async def test_offline_vad_and_turn_detector() -> None:
     assert isinstance(providers.tts, cartesia.TTS)
 
 
-def test_realtime_call_has_no_stt_or_tts() -> None:
+def test_a_realtime_call_has_no_stt_and_speaks_its_sentences_in_the_model_s_voice() -> None:
     providers = build_providers(
-        RealtimeLLM(type="realtime", provider="openai", realtime_model_id="gpt-realtime"),
+        RealtimeLLM(
+            type="realtime",
+            provider="openai",
+            realtime_model_id="gpt-realtime",
+            realtime_voice_id="cedar",
+        ),
         voice(id="v", provider="cartesia"),
         settings(KEYS),
     )
-    assert providers.stt is None and providers.tts is None
+    assert providers.stt is None and providers.aside_llm is None
+    assert isinstance(providers.tts, openai.TTS)  # the fixed sentences, not the replies
+    assert providers.voice_key is not None and "cedar" in providers.voice_key
+    google = build_providers(
+        RealtimeLLM(type="realtime", provider="google", realtime_model_id="gemini-live"),
+        voice(id="v", provider="cartesia"),
+        settings(KEYS),
+    )
+    assert isinstance(google.tts, cartesia.TTS)  # the assistant's voice
+    assert google.voice_key is None
 
 
 def test_a_call_s_openai_clients_share_the_process_tls_context(

@@ -9,6 +9,12 @@ The framework retries a failed LLM request, then gives up on the turn. Two cases
 
 After ``max_failed_turns`` turns in a row without a reply, the LLM is down: ``give_up`` is called
 (the runner apologises and hangs up) rather than apologising on every turn.
+
+A realtime model reports its failures as ``realtime_model_error``: a recoverable one (a failed
+response, a lost connection) while the caller waits for a reply fails that turn; an
+unrecoverable one (a key that can never succeed, reconnections used up) gives up at once. The
+framework's own close after such an error can fail and leave the session open and mute, so
+the call is not left to that.
 """
 
 from __future__ import annotations
@@ -21,7 +27,12 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import AgentSession, llm
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice.events import ConversationItemAddedEvent, ErrorEvent
+from livekit.agents.voice.events import (
+    AgentStateChangedEvent,
+    ConversationItemAddedEvent,
+    ErrorEvent,
+    SpeechCreatedEvent,
+)
 
 
 class TurnRecovery:
@@ -49,17 +60,45 @@ class TurnRecovery:
         self._max_failed_turns = max_failed_turns
         self._failed_turns = 0
         self._preemptive_failed = False
+        self._reply_owed = False
+        """A realtime model was asked for a reply the caller has not heard yet."""
         session.on("error", self._on_error)
         session.on("conversation_item_added", self._on_item)
+        if isinstance(session.llm, llm.RealtimeModel):
+            session.on("speech_created", self._on_speech)
+            session.on("agent_state_changed", self._on_agent_state)
+
+    def _on_speech(self, ev: SpeechCreatedEvent) -> None:
+        if ev.source == "generate_reply":
+            self._reply_owed = True
+
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            self._reply_owed = False
 
     def _on_error(self, ev: ErrorEvent) -> None:
         error = ev.error
+        if getattr(error, "type", None) == "realtime_model_error":
+            self._realtime_failed(recoverable=getattr(error, "recoverable", True))
+            return
         if getattr(error, "type", None) != "llm_error" or getattr(error, "recoverable", True):
             return
         if self._session.agent_state != "thinking":
             self._preemptive_failed = True
             return
         self.turn_failed()
+
+    def _realtime_failed(self, *, recoverable: bool) -> None:
+        if not self._active():
+            return
+        if not recoverable:
+            self._event("llm_unavailable", failed_turns=self._failed_turns)
+            self._give_up()
+        elif self._reply_owed:
+            self._reply_owed = False
+            with contextlib.suppress(RuntimeError):  # the failed reply must not come late
+                self._session.interrupt(force=True)
+            self.turn_failed()
 
     def turn_failed(self) -> None:
         """A turn got no reply (the LLM failed it, or it was given up).

@@ -126,9 +126,10 @@ class CallRunner:
         self._keys: KeyCollector | None = None
         self._answering: AnsweringFlow | None = None
         self._transferring = False
+        voice_key = providers.voice_key or spec.voice.key
         self._clips = Clips(
             providers.tts,
-            f"{providers.tts.label if providers.tts else 'none'}|{spec.voice.key}",
+            f"{providers.tts.label if providers.tts else 'none'}|{voice_key}",
             self._static_sentences(),
             store=self._options.clip_store,
         )

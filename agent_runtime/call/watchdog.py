@@ -12,6 +12,8 @@ watchdog listens to what the caller hears:
   LLM or the voice hung, or the stream stalled), the pending reply is cancelled and the turn
   counts as failed: the recovery line, or the end of the call once the LLM looks down.
 
+A realtime model has no ``thinking`` state: the wait starts when it is asked for a reply.
+
 A tool is bounded by its own time budget: the watchdog holds the line while it runs, and never
 cancels it. Each holding line and each turn given up is a report event.
 """
@@ -23,10 +25,11 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, llm
 from livekit.agents.voice import io
 from livekit.agents.voice.events import (
     AgentStateChangedEvent,
+    SpeechCreatedEvent,
     ToolExecutionUpdatedEvent,
     UserStateChangedEvent,
 )
@@ -86,6 +89,8 @@ class SilenceWatchdog:
         session.on("agent_state_changed", self._on_agent_state)
         session.on("user_state_changed", self._on_user_state)
         session.on("tool_execution_updated", self._on_tool)
+        if isinstance(session.llm, llm.RealtimeModel):
+            session.on("speech_created", self._on_reply_asked)
         output.on("playback_started", self._on_voice)
 
     async def watch(self) -> None:
@@ -110,6 +115,10 @@ class SilenceWatchdog:
                 self._working_since = time.time()
         elif not self._tools:  # speaking, or done (listening)
             self._settle()
+
+    def _on_reply_asked(self, ev: SpeechCreatedEvent) -> None:
+        if ev.source == "generate_reply" and self._working_since is None:
+            self._working_since = time.time()
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         if ev.new_state == "speaking":

@@ -156,6 +156,28 @@ def _echo(messages: Sequence[dict[str, Any]]) -> ScriptedAnswer:
     return ScriptedAnswer(text=f"You said: {said}" if said else "Hello! Say something.", ttft=0.1)
 
 
+def pick_answer(
+    script: LLMScript,
+    used: set[int],
+    messages: Sequence[dict[str, Any]],
+    tools: Sequence[str],
+    *,
+    forced: bool,
+) -> int | None:
+    """The index of the answer to ``messages``; None when no answer matches.
+
+    The first unused answer that matches (now marked in ``used``), else the last that matches.
+    """
+    matching = [
+        i for i, a in enumerate(script.answers) if _matches(a.when, messages, tools, forced=forced)
+    ]
+    for index in matching:
+        if index not in used:
+            used.add(index)
+            return index
+    return matching[-1] if matching else None
+
+
 class ScriptedLLMServer:
     """Serves ``/v1/chat/completions`` and ``/v1/models`` from an ``LLMScript``."""
 
@@ -174,16 +196,7 @@ class ScriptedLLMServer:
     def _pick(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[str], *, forced: bool
     ) -> int | None:
-        matching = [
-            i
-            for i, a in enumerate(self.script.answers)
-            if _matches(a.when, messages, tools, forced=forced)
-        ]
-        for index in matching:
-            if index not in self._used:
-                self._used.add(index)
-                return index
-        return matching[-1] if matching else None
+        return pick_answer(self.script, self._used, messages, tools, forced=forced)
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response(

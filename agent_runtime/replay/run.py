@@ -3,6 +3,11 @@
 The real ``livekit-plugins-openai`` client talks to a local server that serves the recorded LLM
 answers; the recorded transcripts stand in for speech-to-text; the offline TTS speaks; the real
 VAD and end-of-turn model listen to the real caller audio. The runner is the production one.
+
+A call whose ``llm_model`` is an OpenAI realtime model is played against the local Realtime API
+stand-in (``realtime_server.py``), reached through ``OPENAI_BASE_URL`` as in production: it
+answers from the same ``llm.json`` and transcribes the caller with ``stt.json``; the offline
+TTS speaks the fixed sentences.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from livekit.agents import tts
+from livekit.agents.inference import VAD
 
 from ..call.clip_store import ClipStore
 from ..call.options import RunOptions
@@ -22,8 +28,9 @@ from ..call.ports import CallPorts
 from ..call.runner import CallResult, CallRunner
 from ..call.session import TurnOptions
 from ..config.attempt import TranscriptRow
-from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM
+from ..config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM, RealtimeLLM
 from ..config.loading import load_file
+from ..config.spec import CallSpec
 from ..errors import ProviderConfigError
 from ..integrations.settings import IntegrationSettings
 from ..offline_tts import Engine, OfflineTTS
@@ -31,7 +38,14 @@ from ..post_call.delivery import Deliverer
 from ..post_call.outbox import Outbox
 from ..post_call.pipeline import AfterCall, FinishedCall, senders
 from ..post_call.settings import AfterCallSettings
-from ..providers import Clients, Providers, build_turn_detector, build_vad
+from ..providers import (
+    Clients,
+    Providers,
+    ProviderSettings,
+    build_llm,
+    build_turn_detector,
+    build_vad,
+)
 from ..report.model import CallReport
 from ..telephony.port import SipParticipant
 from ..telephony.recorded import RecordedLine
@@ -40,6 +54,8 @@ from .http_server import ReceivedRequest, RecordedHttpServer
 from .llm_server import ChatRequest, ScriptedLLMServer
 from .local_server import serve
 from .media import ReplayMedia
+from .realtime_script import RecordedRealtimeScript
+from .realtime_server import RealtimeStandIn
 from .recorded_call import RecordedCall
 from .stt import ReplaySTT
 
@@ -62,6 +78,9 @@ class ReplayResult:
     line: RecordedLine
     """The replayed phone line: the keys the agent sent, the transfers it asked for."""
     tts_engine: str
+    realtime: RealtimeStandIn | None = None
+    """The Realtime API stand-in, when the call's model is a realtime one (what it was sent,
+    its conversation); ``llm_requests`` is then empty."""
 
 
 def _model_name(model: LLMModel) -> str:
@@ -72,7 +91,9 @@ def _model_name(model: LLMModel) -> str:
             return model.openrouter_model_id
         case CustomLLM():
             return model.model_name
-    raise ProviderConfigError("replay supports text LLMs only, not realtime models")
+        case RealtimeLLM(provider="openai"):
+            return model.realtime_model_id
+    raise ProviderConfigError("replay supports text LLMs and OpenAI realtime models only")
 
 
 @asynccontextmanager
@@ -134,22 +155,35 @@ async def replay(
         outbound=spec.call.direction == "outbound",
     )
     offline = OfflineTTS.for_voice(spec.voice, engine=engine)
+    realtime = (
+        RealtimeStandIn(
+            RecordedRealtimeScript(recorded.llm, recorded.stt.utterances, media.playhead)
+        )
+        if isinstance(spec.llm_model, RealtimeLLM)
+        else None
+    )
     async with (
-        serve(server.app) as base_url,
+        serve(realtime.app if realtime else server.app) as base_url,
         recorded_services(recorded, env or {}) as (integrations, http),
     ):
         clients = Clients()
-        providers = Providers(
-            stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
-            llm=openai.LLM(model=server.model, client=clients.openai("replay", f"{base_url}/v1")),
-            aside_llm=openai.LLM(
-                model=server.model, client=clients.openai("replay", f"{base_url}/v1")
-            ),
-            tts=voice or offline,
-            vad=build_vad(InlineExecutor() if inline_inference else None),
-            turn_detector=build_turn_detector(),
-            clients=clients,
-        )
+        vad = build_vad(InlineExecutor() if inline_inference else None)
+        if realtime is not None:
+            providers = _realtime_providers(spec, base_url, clients, voice or offline, vad)
+        else:
+            providers = Providers(
+                stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
+                llm=openai.LLM(
+                    model=server.model, client=clients.openai("replay", f"{base_url}/v1")
+                ),
+                aside_llm=openai.LLM(
+                    model=server.model, client=clients.openai("replay", f"{base_url}/v1")
+                ),
+                tts=voice or offline,
+                vad=vad,
+                turn_detector=build_turn_detector(),
+                clients=clients,
+            )
         runner = CallRunner(
             spec,
             providers,
@@ -191,6 +225,24 @@ async def replay(
         hung_up_at=line.hung_up_at,
         line=line,
         tts_engine=offline.engine if voice is None else voice.label,
+        realtime=realtime,
+    )
+
+
+def _realtime_providers(
+    spec: CallSpec, base_url: str, clients: Clients, sentences: tts.TTS, vad: VAD
+) -> Providers:
+    """The call's realtime model, on the stand-in; ``sentences`` speaks the fixed sentences."""
+    settings = ProviderSettings.from_env(
+        {"OPENAI_API_KEY": "replay", "OPENAI_BASE_URL": f"{base_url}/v1"}
+    )
+    return Providers(
+        stt=None,
+        llm=build_llm(spec.llm_model, settings, clients),
+        tts=sentences,
+        vad=vad,
+        turn_detector=build_turn_detector(),
+        clients=clients,
     )
 
 
