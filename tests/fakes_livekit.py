@@ -222,6 +222,15 @@ class FakeAgentDispatch:
         """Accept the held registration (``register="held"``), and the next ones at once."""
         self._registration_open.set()
 
+    def hold_registration(self) -> None:
+        """Hold the next registrations (``register="held"``) until ``release_registration``."""
+        self._registration_open.clear()
+
+    async def disconnect(self) -> None:
+        """Close the worker's connection, as a server restarting does."""
+        if self._socket is not None:
+            await self._socket.close()
+
     @property
     def last_status(self) -> agent.UpdateWorkerStatus | None:
         """The worker's latest ``UpdateWorkerStatus``."""

@@ -282,3 +282,29 @@ async def test_ready_only_once_registered_then_stops_cleanly(tmp_path: Path) -> 
                 assert await worker.wait() == 0
     assert worker.errors() == []
     assert dispatch.registrations[0].agent_name == "agent-runtime"
+
+
+async def test_a_lost_connection_makes_the_worker_unready_until_it_registers_again(
+    tmp_path: Path,
+) -> None:
+    dispatch = FakeAgentDispatch()
+    async with (
+        livekit(dispatch) as url,
+        worker_process(tmp_path, worker_env(tmp_path, LIVEKIT_URL=url)) as worker,
+    ):
+        async with asyncio.timeout(120):
+            assert await worker.poll("/ready", 200) == "ready"
+        dispatch.register_mode = "held"
+        dispatch.hold_registration()
+        await dispatch.disconnect()
+        async with asyncio.timeout(60):
+            await dispatch.wait_for(lambda: len(dispatch.registrations) == 2)
+        assert await worker.get("/ready") == (503, "not registered with LiveKit")
+        assert await worker.get("/") == (200, "OK")
+        dispatch.release_registration()
+        async with asyncio.timeout(60):
+            assert await worker.poll("/ready", 200) == "ready"
+        worker.process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(120):
+            assert await worker.wait() == 0
+    assert dispatch.connections == 2
