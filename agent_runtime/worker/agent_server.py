@@ -4,8 +4,8 @@
 
 - **readiness**: ``GET /ready`` on the health server (next to the framework's liveness ``/``)
   answers 200 only while the worker is registered with LiveKit, at least one job process has
-  finished its warm-up (the models are loaded), and the worker is not draining; else 503 and
-  the reason. The route is added when the framework builds its health server, before it
+  finished its warm-up (the models are loaded; ``dev`` keeps no warm process and skips this),
+  and the worker is not draining; else 503 and the reason. The route is added when the framework builds its health server, before it
   starts (an aiohttp application takes no route once started).
 - **a registration deadline**: when the worker is not registered within ``register_timeout``
   seconds of starting to connect, or of losing its connection, it gives up. The framework
@@ -79,7 +79,7 @@ class RuntimeAgentServer(AgentServer):
             return "draining"
         if not self._registered.is_set():
             return "not registered with LiveKit"
-        if self._warm_processes == 0:
+        if self._warm_processes == 0 and not self._devmode:  # dev keeps no warm process
             return "no job process has loaded its models yet"
         return None
 
