@@ -175,8 +175,8 @@ class FakeAgentDispatch:
     twirp API of ``api`` (a ``FakeLiveKitServer``: DeleteRoom...) is served on the same origin,
     as a job's ``ctx.api`` expects.
 
-    Serve ``app`` (e.g. with ``agent_runtime.replay.local_server.serve``), point
-    ``LIVEKIT_URL`` at ``ws://127.0.0.1:<port>``, then::
+    Serve ``app`` (e.g. with ``agent_runtime.replay.local_server.serve``), set ``url`` to its
+    ``ws://127.0.0.1:<port>`` and point the worker's ``LIVEKIT_URL`` at it, then::
 
         await dispatch.registered.wait()
         answer = await dispatch.offer_job('{"call_id": "c1"}')   # assigned if available
@@ -185,7 +185,8 @@ class FakeAgentDispatch:
 
     Everything the worker says is recorded, in order: ``registrations``, ``statuses``
     (``UpdateWorkerStatus``: status, load, job count), ``answers`` (``AvailabilityResponse``),
-    ``job_updates`` (``UpdateJobStatus``), and ``rejected`` (why a connection was refused).
+    ``job_updates`` (``UpdateJobStatus``), and ``rejected`` (why a connection was refused);
+    and what it told the worker: ``terminated`` (job ids).
     One worker is served at a time: a new connection replaces the previous one.
     """
 
@@ -203,6 +204,7 @@ class FakeAgentDispatch:
         self.answers: list[agent.AvailabilityResponse] = []
         self.job_updates: list[agent.UpdateJobStatus] = []
         self.rejected: list[str] = []
+        self.terminated: list[str] = []
         self.connections = 0
         """WebSocket connections accepted (a worker that retries opens several)."""
         self.registered = asyncio.Event()
@@ -289,6 +291,7 @@ class FakeAgentDispatch:
             raise RuntimeError("no worker connected")
         message = agent.ServerMessage(termination=agent.JobTermination(job_id=job_id))
         await self._socket.send_bytes(message.SerializeToString())
+        self.terminated.append(job_id)
 
     def _answer(self, job_id: str) -> agent.AvailabilityResponse | None:
         return next((answer for answer in self.answers if answer.job_id == job_id), None)

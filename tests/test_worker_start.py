@@ -27,7 +27,10 @@ from agent_runtime.worker.startup import EXIT_LIVEKIT, EXIT_SETTINGS, check_star
 from .conftest import ROOT
 from .fakes_livekit import API_KEY, API_SECRET, FakeAgentDispatch, RegisterMode
 
-_OURS = ("LIVEKIT_", "AGENT_", "OPENAI_", "CARTESIA_", "ELEVEN_", "OPENROUTER_", "MINISTRAL_")
+_OURS = (
+    *("LIVEKIT_", "AGENT_", "OPENAI_", "CARTESIA_", "ELEVEN_", "OPENROUTER_", "MINISTRAL_"),
+    *("GOOGLE_", "STT_", "LLM_", "TTS_"),
+)
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
@@ -44,7 +47,7 @@ def worker_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(_OURS) and name not in _PROXIES and not name.startswith("STT_")
+        if not name.startswith(_OURS) and name not in _PROXIES
     }
     env.update(
         LIVEKIT_API_KEY=API_KEY,

@@ -5,8 +5,9 @@
 - **readiness**: ``GET /ready`` on the health server (next to the framework's liveness ``/``)
   answers 200 only while the worker is registered with LiveKit, at least one job process has
   finished its warm-up (the models are loaded; ``dev`` keeps no warm process and skips this),
-  and the worker is not draining; else 503 and the reason. The route is added when the framework builds its health server, before it
-  starts (an aiohttp application takes no route once started).
+  and the worker is not draining; else 503 and the reason. The route is added when the
+  framework builds its health server, before it starts (an aiohttp application takes no route
+  once started).
 - **a registration deadline**: when the worker is not registered within ``register_timeout``
   seconds of starting to connect, or of losing its connection, it gives up. The framework
   alone retries 16 times (about 2 minutes), and waits forever for a server that accepts the
@@ -14,8 +15,13 @@
 - **its failure kept**: the framework's CLI logs a failed run and exits 0; ``failure`` says
   what went wrong, so that ``agent-runtime start`` can exit non-zero.
 
-Calls in progress when the connection fails still get the drain: the framework drains the
+Calls in progress when the connection fails still get the drain: the framework's CLI drains the
 server once its run ends, whatever ended it.
+
+No public hook gives these, so the subclass leans on internals of livekit-agents 1.8.9
+(``_http_server``, ``_proc_pool``, ``_run_ws``, ``_close_future``, ``_connection_failed``,
+``_devmode``); ``tests/test_worker_start.py`` runs the real worker against a LiveKit stand-in
+and fails if they change.
 """
 
 from __future__ import annotations
