@@ -71,3 +71,28 @@ async def test_sigterm_refuses_new_calls_and_lets_the_call_in_progress_finish(
     assert [r.room for r in dispatch.api.requests("DeleteRoom")] == ["call-room"]
     assert agent.JobStatus.JS_RUNNING in dispatch.job_statuses(first.job_id)
     assert not dispatch.job_statuses(second.job_id)
+
+
+async def test_the_drain_ends_after_agent_drain_timeout_with_the_call_unfinished(
+    tmp_path: Path,
+) -> None:
+    dispatch = FakeAgentDispatch()
+    configs = ConfigEndpoint({"call_drain": CALL}, held=True)  # never released
+    async with livekit(dispatch) as url, serve(configs.app) as config_base:
+        env = worker_env(
+            tmp_path,
+            LIVEKIT_URL=url,
+            AGENT_CONFIG_URL=f"{config_base}/calls/{{call_id}}",
+            AGENT_DRAIN_TIMEOUT="2",
+        )
+        async with worker_process(tmp_path, env) as worker:
+            async with asyncio.timeout(180):
+                assert await worker.poll("/ready", 200) == "ready"
+            assert (await dispatch.offer_job(json.dumps({"call_id": "call_drain"}))).available
+            async with asyncio.timeout(60):
+                await configs.requested.wait()
+            worker.process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(120):
+                assert await worker.wait() == 0
+    assert not (tmp_path / "reports" / "call_drain").exists()  # the call was cut, not finished
+    assert "drain timed out" in worker.stderr.read_text()

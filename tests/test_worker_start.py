@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from livekit.protocol import agent
 
+from agent_runtime.errors import SettingsError
 from agent_runtime.replay.local_server import serve
 from agent_runtime.worker.settings import WorkerSettings
 from agent_runtime.worker.startup import EXIT_LIVEKIT, EXIT_SETTINGS, check_startup
@@ -217,6 +218,19 @@ def test_the_checks_follow_the_providers_the_settings_choose(tmp_path: Path) -> 
     bare.update(CARTESIA_API_KEY="ca", OPENAI_API_KEY="sk")
     forwarded = ["--url", "ws://10.0.0.2:7880", "--api-key=key", "--api-secret", "secret"]
     assert check_startup(WorkerSettings.from_env(bare), bare, forwarded).problems == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AGENT_DRAIN_TIMEOUT", "0", "must be greater than 0"),
+        ("AGENT_REGISTER_TIMEOUT", "soon", "must be a valid number"),
+        ("AGENT_HEALTH_PORT", "70000", "must be less than or equal to 65535"),
+    ],
+)
+def test_the_process_settings_are_checked(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=f"{name}: {message}"):
+        WorkerSettings.from_env({name: value})
 
 
 # -- LiveKit unreachable or refusing ------------------------------------------------------------
