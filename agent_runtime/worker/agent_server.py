@@ -128,6 +128,8 @@ class RuntimeAgentServer(AgentServer):
             try:
                 await asyncio.wait_for(self._registered.wait(), self.register_timeout)
             except TimeoutError:
+                if self.draining:  # stopping anyway: a drain is no failure
+                    return
                 break
             await self._disconnected.wait()
         message = (
