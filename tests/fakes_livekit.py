@@ -5,20 +5,25 @@
 into its protobuf message, checks the bearer JWT against the API key and secret, records the
 call, and answers as the LiveKit server does: after a delay (a phone ringing), with a response
 (empty, or the one scripted), or with a twirp error and its metadata (``sip_status_code``).
+``FakeAgentDispatch`` is the LiveKit server as a worker process sees it: the agent WebSocket
+(``/agent``) speaking the real worker protocol, and the twirp API on the same origin.
 ``ConfigEndpoint`` serves call configs by id, as ``AGENT_CONFIG_URL`` expects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from livekit import api
 from livekit.api.access_token import Claims
+from livekit.protocol import agent, models
 from livekit.protocol.sip import TransferSIPParticipantResponse
 
 API_KEY = "APIfakeworkerkey"
@@ -120,21 +125,252 @@ def _error(
 
 
 class ConfigEndpoint:
-    """Serves ``GET /calls/{call_id}`` from a table of documents, or a fixed error status."""
+    """Serves ``GET /calls/{call_id}`` from a table of documents, or a fixed error status.
 
-    def __init__(self, documents: dict[str, Any], *, status: int = 200) -> None:
+    ``held``: requests get no answer until ``release()`` (a slow endpoint keeps a job busy for
+    as long as a test needs).
+    """
+
+    def __init__(self, documents: dict[str, Any], *, status: int = 200, held: bool = False) -> None:
         self.documents = documents
         self.status = status
+        self._open = asyncio.Event()
+        if not held:
+            self._open.set()
         self.requests: list[tuple[str, str | None]] = []
         """(call id, Authorization header) of each request."""
+        self.requested = asyncio.Event()
+        """Set at the first request."""
         self.app = web.Application()
         self.app.router.add_get("/calls/{call_id}", self._handle)
+
+    def release(self) -> None:
+        """Answer the held requests, and the next ones at once."""
+        self._open.set()
 
     async def _handle(self, request: web.Request) -> web.Response:
         call_id = request.match_info["call_id"]
         self.requests.append((call_id, request.headers.get("Authorization")))
+        self.requested.set()
+        await self._open.wait()
         if self.status != 200:
             return web.Response(status=self.status, text="unavailable")
         if call_id not in self.documents:
             return web.Response(status=404, text="no such call")
         return web.json_response(self.documents[call_id])
+
+
+RegisterMode = Literal["accept", "held", "refuse", "never"]
+"""How ``FakeAgentDispatch`` answers a worker's registration: it accepts it, accepts it once
+``release_registration()`` is called, closes the connection instead (a refusal), or never
+answers."""
+
+
+class FakeAgentDispatch:
+    """LiveKit's agent dispatch, as a worker process sees it, on one loopback origin.
+
+    ``GET /agent`` is the worker's WebSocket (``AgentServer._connection_task``): the bearer JWT
+    is checked against ``API_KEY``/``API_SECRET`` (refused with HTTP 401 otherwise), and each
+    binary frame is a real ``agent.WorkerMessage`` answered with ``agent.ServerMessage``. The
+    twirp API of ``api`` (a ``FakeLiveKitServer``: DeleteRoom...) is served on the same origin,
+    as a job's ``ctx.api`` expects.
+
+    Serve ``app`` (e.g. with ``agent_runtime.replay.local_server.serve``), set ``url`` to its
+    ``ws://127.0.0.1:<port>`` and point the worker's ``LIVEKIT_URL`` at it, then::
+
+        await dispatch.registered.wait()
+        answer = await dispatch.offer_job('{"call_id": "c1"}')   # assigned if available
+        async with asyncio.timeout(60):
+            await dispatch.wait_for(lambda: dispatch.job_statuses(answer.job_id))
+
+    Everything the worker says is recorded, in order: ``registrations``, ``statuses``
+    (``UpdateWorkerStatus``: status, load, job count), ``answers`` (``AvailabilityResponse``),
+    ``job_updates`` (``UpdateJobStatus``), and ``rejected`` (why a connection was refused);
+    and what it told the worker: ``terminated`` (job ids).
+    One worker is served at a time: a new connection replaces the previous one.
+    """
+
+    def __init__(
+        self,
+        *,
+        register: RegisterMode = "accept",
+        api: FakeLiveKitServer | None = None,
+    ) -> None:
+        self.register_mode: RegisterMode = register
+        """How registrations are answered; may be changed between connections."""
+        self.api = api or FakeLiveKitServer()
+        self.registrations: list[agent.RegisterWorkerRequest] = []
+        self.statuses: list[agent.UpdateWorkerStatus] = []
+        self.answers: list[agent.AvailabilityResponse] = []
+        self.job_updates: list[agent.UpdateJobStatus] = []
+        self.rejected: list[str] = []
+        self.terminated: list[str] = []
+        self.connections = 0
+        """WebSocket connections accepted (a worker that retries opens several)."""
+        self.registered = asyncio.Event()
+        """Set once a registration has been accepted (cleared when that worker disconnects)."""
+        self.url = ""
+        """The origin the worker connects to (``ws://127.0.0.1:<port>``): set it once served;
+        job assignments send it to the job as its room URL."""
+        self._socket: web.WebSocketResponse | None = None
+        self._registration_open = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._job_ids = itertools.count(1)
+        self.app = web.Application()
+        self.app.router.add_get("/agent", self._agent)
+        self.app.router.add_post("/twirp/livekit.{service}/{method}", self.api._handle)
+
+    def release_registration(self) -> None:
+        """Accept the held registration (``register="held"``), and the next ones at once."""
+        self._registration_open.set()
+
+    def hold_registration(self) -> None:
+        """Hold the next registrations (``register="held"``) until ``release_registration``."""
+        self._registration_open.clear()
+
+    async def disconnect(self) -> None:
+        """Close the worker's connection, as a server restarting does."""
+        if self._socket is not None:
+            await self._socket.close()
+
+    @property
+    def last_status(self) -> agent.UpdateWorkerStatus | None:
+        """The worker's latest ``UpdateWorkerStatus``."""
+        return self.statuses[-1] if self.statuses else None
+
+    def job_statuses(self, job_id: str) -> list[int]:
+        """The ``agent.JobStatus`` values the worker reported for ``job_id``, in order."""
+        return [update.status for update in self.job_updates if update.job_id == job_id]
+
+    async def wait_for(self, condition: Callable[[], object]) -> None:
+        """Wait until ``condition()`` is true, re-checked after each message from the worker
+        (bound it with ``asyncio.timeout``)."""
+        async with self._changed:
+            await self._changed.wait_for(condition)
+
+    async def offer_job(
+        self, metadata: str, *, room: str = "call-room"
+    ) -> agent.AvailabilityResponse:
+        """Offer a job to the worker (``AvailabilityRequest``) and return its answer.
+
+        When the worker says it is available, the ``JobAssignment`` follows (``url`` and a
+        room-join token for the identity it chose), as LiveKit's dispatcher does.
+        """
+        if self._socket is None or not self.registered.is_set():
+            raise RuntimeError("no registered worker to offer a job to")
+        job = agent.Job(
+            id=f"AJ_fake{next(self._job_ids)}",
+            dispatch_id="AD_fake",
+            type=agent.JobType.JT_ROOM,
+            room=models.Room(sid=f"RM_{room}", name=room),
+            metadata=metadata,
+            agent_name=self.registrations[-1].agent_name,
+        )
+        socket = self._socket
+        await socket.send_bytes(
+            agent.ServerMessage(availability=agent.AvailabilityRequest(job=job)).SerializeToString()
+        )
+        await self.wait_for(lambda: self._answer(job.id) is not None)
+        answer = self._answer(job.id)
+        assert answer is not None
+        if answer.available:
+            token = (
+                api.AccessToken(API_KEY, API_SECRET)
+                .with_identity(answer.participant_identity or "agent")
+                .with_kind("agent")
+                .with_grants(api.VideoGrants(room_join=True, room=room, agent=True))
+                .to_jwt()
+            )
+            assignment = agent.JobAssignment(job=job, url=self.url, token=token)
+            await socket.send_bytes(agent.ServerMessage(assignment=assignment).SerializeToString())
+        return answer
+
+    async def terminate(self, job_id: str) -> None:
+        """Ask the worker to end a job (``JobTermination``)."""
+        if self._socket is None:
+            raise RuntimeError("no worker connected")
+        message = agent.ServerMessage(termination=agent.JobTermination(job_id=job_id))
+        await self._socket.send_bytes(message.SerializeToString())
+        self.terminated.append(job_id)
+
+    def _answer(self, job_id: str) -> agent.AvailabilityResponse | None:
+        return next((answer for answer in self.answers if answer.job_id == job_id), None)
+
+    async def _agent(self, request: web.Request) -> web.StreamResponse:
+        if self._authorize(request.headers.get("Authorization", "")) is None:
+            return _error(401, "unauthenticated", "invalid authorization token")
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.connections += 1
+        self._socket = socket
+        answering: set[asyncio.Task[None]] = set()
+        try:
+            await self._serve(socket, answering)
+        finally:
+            for task in answering:
+                task.cancel()
+            await asyncio.gather(*answering, return_exceptions=True)
+            if self._socket is socket:
+                self._socket = None
+                self.registered.clear()
+            await self._notify()
+        return socket
+
+    async def _serve(
+        self, socket: web.WebSocketResponse, answering: set[asyncio.Task[None]]
+    ) -> None:
+        """Read the worker's messages; the registration is answered aside (``answering``), so
+        that the connection keeps answering pings while a registration is held."""
+        async for frame in socket:
+            if frame.type != WSMsgType.BINARY:
+                continue
+            message = agent.WorkerMessage.FromString(frame.data)
+            kind = message.WhichOneof("message")
+            if kind == "register":
+                self.registrations.append(message.register)
+                answering.add(asyncio.create_task(self._register(socket)))
+            elif kind == "update_worker":
+                self.statuses.append(message.update_worker)
+            elif kind == "availability":
+                self.answers.append(message.availability)
+            elif kind == "update_job":
+                self.job_updates.append(message.update_job)
+            elif kind == "ping":
+                pong = agent.WorkerPong(last_timestamp=message.ping.timestamp)
+                await socket.send_bytes(agent.ServerMessage(pong=pong).SerializeToString())
+            await self._notify()
+
+    async def _register(self, socket: web.WebSocketResponse) -> None:
+        """Answer a registration as ``register_mode`` says."""
+        if self.register_mode == "held":
+            await self._registration_open.wait()
+        if self.register_mode == "refuse":
+            self.rejected.append("registration refused")
+            await socket.close()
+        elif self.register_mode in ("accept", "held"):
+            response = agent.RegisterWorkerResponse(
+                worker_id=f"AW_fake{self.connections}",
+                server_info=models.ServerInfo(edition=models.ServerInfo.Standard, version="fake"),
+            )
+            await socket.send_bytes(agent.ServerMessage(register=response).SerializeToString())
+            self.registered.set()
+            await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _authorize(self, header: str) -> Claims | None:
+        scheme, _, token = header.partition(" ")
+        if scheme != "Bearer" or not token:
+            self.rejected.append("no bearer token")
+            return None
+        try:
+            claims = api.TokenVerifier(API_KEY, API_SECRET).verify(token)
+        except Exception as err:
+            self.rejected.append(f"bad token: {type(err).__name__}")
+            return None
+        if not claims.video or not claims.video.agent:
+            self.rejected.append("token without the agent grant")
+            return None
+        return claims

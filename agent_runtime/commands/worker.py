@@ -1,7 +1,13 @@
 """``agent-runtime start`` / ``dev``: run the LiveKit worker that answers phone calls.
 
 Both hand the rest of the command line to the LiveKit agents CLI (``--url``, ``--api-key``,
-``--api-secret``, ``--log-level``...; ``agent-runtime start --help`` lists them).
+``--api-secret``, ``--log-level``...; ``agent-runtime start --help`` lists them). Before it,
+the start-up checks (``worker.startup``) make sure the worker can take calls.
+
+Exit codes: 0 stopped (SIGTERM or SIGINT, after the drain); 1 the worker failed on an error of
+its own; 2 a setting is unreadable or a start-up check failed (nothing was registered); 3 the
+worker could not register with LiveKit (unreachable, refused, or no answer within
+``AGENT_REGISTER_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..worker.settings import WorkerSettings
 
 MODES = {
     "start": "run the worker in production mode",
-    "dev": "run the worker in development mode (debug logs)",
+    "dev": "run the worker in development mode (debug logs, no drain; deprecated by LiveKit)",
 }
 
 
@@ -36,32 +45,51 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the worker until it is stopped; return the exit code."""
+    """Check the settings, then run the worker until it is stopped; return the exit code."""
     from ..errors import SettingsError
-    from ..post_call.lost_calls import queue_lost_calls
-    from ..post_call.outbox import Outbox
-    from ..report.journal import recover
-    from ..worker.deliveries import DeliveryLoop
-    from ..worker.server import build_server
     from ..worker.settings import WorkerSettings
+    from ..worker.startup import EXIT_SETTINGS, check_startup
 
     try:
         settings = WorkerSettings.from_env(os.environ)
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_SETTINGS
+    forwarded = list(args.livekit_args)
+    if forwarded[:1] == ["--"]:
+        forwarded = forwarded[1:]
+    asks_help = bool({"-h", "--help"} & set(forwarded))
+    if not asks_help:
+        check = check_startup(settings, os.environ, forwarded)
+        for warning in check.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for problem in check.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if check.problems:
+            return EXIT_SETTINGS
+    return _run_worker(settings, [args.mode, *forwarded], deliver=not asks_help)
+
+
+def _run_worker(settings: WorkerSettings, argv: list[str], *, deliver: bool) -> int:
+    """Hand ``argv`` to the LiveKit CLI with the agent server; its exit code.
+
+    ``deliver``: recover the calls lost by the last worker and run the delivery loop.
+    """
     from livekit.agents import cli
+
+    from ..post_call.lost_calls import queue_lost_calls
+    from ..post_call.outbox import Outbox
+    from ..report.journal import recover
+    from ..worker.deliveries import DeliveryLoop
+    from ..worker.server import build_server
 
     # The LiveKit CLI installs its own root handler (JSON for start, colours for dev); a handler
     # configured before it would print every line twice.
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    forwarded = list(args.livekit_args)
-    if forwarded[:1] == ["--"]:
-        forwarded = forwarded[1:]
-    sys.argv = ["agent-runtime", args.mode, *forwarded]
-    deliveries = None if {"-h", "--help"} & set(forwarded) else DeliveryLoop(settings)
+    sys.argv = ["agent-runtime", *argv]
+    deliveries = DeliveryLoop(settings) if deliver else None
     if deliveries is not None:
         lost = recover(settings.report_dir)  # calls whose process died under the last worker
         if lost:
@@ -76,9 +104,16 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         deliveries.start()
+    server = build_server(settings)
     try:
-        cli.run_app(build_server(settings))
+        cli.run_app(server)  # ends with SystemExit (the LiveKit CLI is a click application)
+    except SystemExit:
+        if server.failure is None:
+            raise
     finally:
         if deliveries is not None:
             deliveries.stop()
+    if server.failure is not None:
+        print(f"error: {server.failure.message}", file=sys.stderr)
+        return server.failure.exit_code
     return 0

@@ -1,10 +1,14 @@
-"""The agent server: explicit dispatch, process warm-up, and the job entrypoint."""
+"""The agent server: explicit dispatch, process warm-up, and the job entrypoint.
+
+Its health server (``AGENT_HEALTH_PORT``) answers liveness on ``/`` and readiness on
+``/ready`` (``agent_server``); a stopping worker drains for up to ``AGENT_DRAIN_TIMEOUT``.
+"""
 
 from __future__ import annotations
 
 import os
 
-from livekit.agents import AgentServer, JobContext, JobProcess, inference
+from livekit.agents import JobContext, JobProcess, inference
 
 # Imported here, when the worker starts, so that they register as plugins: the framework then
 # imports them once in its forkserver and every job process inherits them. Imported lazily by
@@ -16,6 +20,7 @@ from ..media.clip_cache import background_path, load_loop
 from ..media.room import OUTPUT_SAMPLE_RATE
 from ..providers import Providers, build_providers, build_vad
 from ..warmup import warm_process
+from .agent_server import RuntimeAgentServer
 from .job import JobOutcome, ProvidersFactory, finish_call_job, run_call_job
 from .room import connect_room_line
 from .settings import WorkerSettings
@@ -79,13 +84,17 @@ async def after_call(ctx: JobContext) -> None:
         await finish_call_job(outcome, WorkerSettings.from_env(os.environ))
 
 
-def build_server(settings: WorkerSettings) -> AgentServer:
+def build_server(settings: WorkerSettings) -> RuntimeAgentServer:
     """The agent server: explicit dispatch under ``settings.agent_name``."""
-    server = AgentServer(
+    server = RuntimeAgentServer(
         setup_fnc=prewarm,
         initialize_process_timeout=30.0,
         preload_modules=PRELOAD_MODULES,
         session_end_timeout=AFTER_CALL_TIMEOUT,
+        port=settings.health_port,
+        drain_timeout=settings.drain_timeout,
+        load_threshold=settings.load_threshold,
+        register_timeout=settings.register_timeout,
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=after_call)
     return server

@@ -14,6 +14,10 @@ from ..post_call.settings import AfterCallSettings
 from ..settings import EnvModel
 
 DEFAULT_AGENT_NAME = "agent-runtime"
+DEFAULT_DRAIN_TIMEOUT = 2400
+"""Seconds a stopping worker lets its calls finish: a call at the default limit (1,800 s) after
+the longest ringing (120 s), plus its goodbye (20 s) and after-call steps (300 s), with room to
+spare. The deployment's grace period (``terminationGracePeriodSeconds``) must be longer."""
 
 
 def _number_trunks(value: Any) -> Any:
@@ -57,8 +61,9 @@ class TelephonySettings(EnvModel):
 class WorkerSettings(RuntimeSettings):
     """The runtime settings, and the worker's own.
 
-    ``LIVEKIT_AGENT_NAME``, ``AGENT_REPORT_DIR``, ``AGENT_CALLER_TIMEOUT`` and the config
-    endpoint (``AGENT_CONFIG_*``).
+    ``LIVEKIT_AGENT_NAME``, ``AGENT_REPORT_DIR``, ``AGENT_CALLER_TIMEOUT``, the config
+    endpoint (``AGENT_CONFIG_*``), and how the process runs: ``AGENT_HEALTH_PORT``,
+    ``AGENT_DRAIN_TIMEOUT``, ``AGENT_LOAD_THRESHOLD``, ``AGENT_REGISTER_TIMEOUT``.
     """
 
     agent_name: str = Field(DEFAULT_AGENT_NAME, alias="LIVEKIT_AGENT_NAME")
@@ -70,6 +75,16 @@ class WorkerSettings(RuntimeSettings):
     config_token: SecretStr | None = Field(None, alias="AGENT_CONFIG_TOKEN")
     config_timeout: float = Field(5.0, gt=0, alias="AGENT_CONFIG_TIMEOUT")
     config_retries: int = Field(3, ge=0, alias="AGENT_CONFIG_RETRIES")
+    health_port: int = Field(8081, ge=0, le=65535, alias="AGENT_HEALTH_PORT")
+    """Port of the health server: liveness ``/``, readiness ``/ready`` (0: any free port)."""
+    drain_timeout: int = Field(DEFAULT_DRAIN_TIMEOUT, gt=0, alias="AGENT_DRAIN_TIMEOUT")
+    """Seconds a stopping worker (SIGTERM) lets its calls finish before it ends them."""
+    load_threshold: float = Field(0.7, gt=0, alias="AGENT_LOAD_THRESHOLD")
+    """The machine's CPU load (0-1) from which the worker takes no new call; above 1, it never
+    refuses one for load (a worker alone on its machine, tests)."""
+    register_timeout: float = Field(60.0, gt=0, alias="AGENT_REGISTER_TIMEOUT")
+    """Seconds the worker may stay unregistered with LiveKit (at start, or after losing its
+    connection) before it gives up and exits (code 3)."""
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
     after_call: AfterCallSettings = Field(default_factory=AfterCallSettings)
 
