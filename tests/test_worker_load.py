@@ -67,9 +67,10 @@ def test_no_cgroup_files_mean_no_quota(tmp_path: Path) -> None:
     assert usable_cores(tmp_path) == CPUS
 
 
-def test_an_unusable_quota_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"cpu\.max: a CPU quota of 0 per 100000 us"):
-        cgroup_quota(cgroup_v2(tmp_path, "0 100000"))
+@pytest.mark.parametrize("cpu_max", ["0 100000", "100000 0", "lots 100000", "1.5 1"])
+def test_an_unusable_quota_is_an_error_naming_the_file(tmp_path: Path, cpu_max: str) -> None:
+    with pytest.raises(ValueError, match=r"cpu\.max: a CPU quota of '.+' per '.+' us"):
+        cgroup_quota(cgroup_v2(tmp_path, cpu_max))
 
 
 def test_usable_cores_are_the_affinity_capped_by_the_quota(tmp_path: Path) -> None:

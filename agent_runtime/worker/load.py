@@ -71,21 +71,20 @@ def cgroup_quota(cgroup: Path = CGROUP) -> float | None:
         fields = v2.read_text().split()
         if not fields or fields[0] == "max":
             return None
-        period = int(fields[1]) if len(fields) > 1 else 100_000
-        return _quota(int(fields[0]), period, v2)
+        return _quota(fields[0], fields[1] if len(fields) > 1 else "100000", v2)
     v1 = cgroup / "cpu" / "cpu.cfs_quota_us"
     if v1.is_file():
-        quota = int(v1.read_text())
-        if quota < 0:
+        quota = v1.read_text().strip()
+        if quota.startswith("-"):
             return None
-        return _quota(quota, int((cgroup / "cpu" / "cpu.cfs_period_us").read_text()), v1)
+        return _quota(quota, (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip(), v1)
     return None
 
 
-def _quota(quota: int, period: int, path: Path) -> float:
-    if quota <= 0 or period <= 0:
-        raise ValueError(f"{path}: a CPU quota of {quota} per {period} us is not usable")
-    return quota / period
+def _quota(quota: str, period: str, path: Path) -> float:
+    if not (quota.isdigit() and period.isdigit() and int(quota) > 0 and int(period) > 0):
+        raise ValueError(f"{path}: a CPU quota of {quota!r} per {period!r} us is not usable")
+    return int(quota) / int(period)
 
 
 def usable_cores(cgroup: Path = CGROUP) -> float:
