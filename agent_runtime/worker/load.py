@@ -32,8 +32,9 @@ from pydantic import Field
 from ..settings import EnvModel
 
 DEFAULT_CALLS_PER_CORE = 3.0
-"""Concurrent calls a core holds with the answer's p95 under 1 s and no audible gap
-(``python -m bench.capacity``; see docs/performance.md, "Capacity")."""
+"""Concurrent calls a core holds with the answer's p95 under 1 s and no audible gap: the
+figure of ``python -m bench.capacity`` on an idle machine (docs/performance.md, figure 8).
+Until that run, a conservative value below figure 1's 5 calls per core, which left gaps."""
 DEFAULT_CPU_LIMIT = 0.85
 """CPU share of the usable cores at which the worker takes no more calls, whatever their count."""
 LOAD_THRESHOLD = 1.0 - 1e-6
