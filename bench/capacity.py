@@ -29,7 +29,7 @@ do with load and would hide what load does. The model still runs on every turn.
 
 Each level takes about 1.5 minutes (the call is 69 s long; each level runs in fresh processes).
 
-    python -m bench.capacity               # 2, 3, ... 6 calls per core: 6-10 minutes
+    python -m bench.capacity               # 1, 2, ... 5 calls per core: 5-11 minutes
     python -m bench.capacity --quick       # 0.5 and 1 call per core, the short call: 4 minutes
     python -m bench.capacity --per-core 3,3.5,4 --all --call bench/calls/typical
 """
@@ -63,7 +63,7 @@ GAP_LIMIT = 0.1
 the level)."""
 TURN = {"min_endpointing_delay": 0.3, "max_endpointing_delay": 0.3}
 """The end-of-turn wait, fixed at the runtime's minimum (see the module's docstring)."""
-PER_CORE = "2,3,4,5,6"
+PER_CORE = "1,2,3,4,5"
 QUICK_PER_CORE = "0.5,1"
 
 
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> list[Level]:
         f" over {GAP_LIMIT * 1000:.0f} ms in any call"
     )
     if best is None:
-        print("capacity: no level passed (try lower levels: --per-core 0.5,1,1.5)")
+        print("capacity: no level passed (try lower levels: --per-core 0.5,0.75,1)")
     else:
         more = "" if failed is not None else " (every level passed: try higher --per-core)"
         print(
