@@ -223,5 +223,5 @@ async def test_cpu_over_its_limit_makes_the_worker_full_without_calls(
     assert await available(server)
     # the cgroup's counter jumps by far more CPU than one core gives in the time since
     cgroup_v2(tmp_path, "100000 100000", usage_usec=5_000_000 + 100_000_000)
-    assert load(server) > 1.0
+    assert load(server) == 1.0  # at most 1, the range of the framework's own load
     assert not await available(server)

@@ -162,7 +162,8 @@ class CpuShare:
 class WorkerLoad:
     """The ``load_fnc`` of the agent server; 1 (``LOAD_THRESHOLD``) is full.
 
-    The larger of the calls' share of the worker's capacity and the CPU share over its limit.
+    The larger of the calls' share of the worker's capacity and the CPU share over its limit,
+    at most 1.
     """
 
     def __init__(
@@ -196,4 +197,4 @@ class WorkerLoad:
         calls = len(server.active_jobs) / self.max_calls
         with self._lock:
             cpu = self._cpu.add(time.monotonic(), self._counter.seconds())
-        return max(calls, cpu / self.cpu_limit)
+        return min(max(calls, cpu / self.cpu_limit), 1.0)  # LiveKit's range, as the default's
