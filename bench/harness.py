@@ -59,6 +59,10 @@ class CallOutcome:
     """The gaps the late frames left, in total (see ``OutputStats.late_seconds``)."""
     caller_offset: float
     """When ``caller.wav`` started playing."""
+    longest_gap: float = 0.0
+    """The longest single gap a late frame left."""
+    voice_end: float | None = None
+    """When the agent's last voice frame ended (the caller heard it until then)."""
     voice_starts: list[float] = field(default_factory=list)
     """The first frame of each stretch of agent voice the caller heard."""
     commits: list[float] = field(default_factory=list)
@@ -118,6 +122,8 @@ async def run_ours(
         late_frames=stats.late_frames,
         late_seconds=stats.late_seconds,
         caller_offset=result.caller_offset,
+        longest_gap=stats.longest_gap,
+        voice_end=max((s.end for s in speech if s.role == "assistant"), default=None),
         voice_starts=[s.start for s in speech if s.role == "assistant"],
         commits=sorted(commits),
     )
@@ -164,7 +170,9 @@ class PacedOutput(io.AudioOutput):
         self.frames = 0
         self.late_frames = 0
         self.late_seconds = 0.0
+        self.longest_gap = 0.0
         self.voice_starts: list[float] = []
+        self.voice_end: float | None = None
 
     def start(self) -> None:
         """Start pacing."""
@@ -236,6 +244,8 @@ class PacedOutput(io.AudioOutput):
             self.voice_starts.append(now)
             self.on_playback_started(created_at=now)
         segment.played += len(chunk) // 2
+        if chunk:
+            self.voice_end = time.time() + len(chunk) / 2 / self._rate
         if segment.flushed and not segment.pending:
             self._finish(segment, interrupted=False)
         return chunk + self._silence[len(chunk) :]
@@ -255,6 +265,7 @@ class PacedOutput(io.AudioOutput):
             elif delay < -FRAME_SECONDS:
                 self.late_frames += 1
                 self.late_seconds -= delay
+                self.longest_gap = max(self.longest_gap, -delay)
                 deadline = loop.time()
 
 
@@ -324,6 +335,8 @@ async def run_bare(
         late_frames=output.late_frames,
         late_seconds=output.late_seconds,
         caller_offset=round(offset, 3),
+        longest_gap=output.longest_gap,
+        voice_end=None if output.voice_end is None else round(output.voice_end - started, 3),
         voice_starts=[round(t - started, 3) for t in output.voice_starts],
         commits=sorted(round(t - started, 3) for t in commits),
     )

@@ -11,6 +11,9 @@ mu-law with sox), with two differences that matter to the benchmarks:
   turn starts, even when the end-of-turn model waits its maximum delay.
 - ``typical`` is a short, ordinary call (three turns, office ambience and a thinking sound)
   for the cost benchmark; ``first_word`` is a silent caller who hangs up after the greeting.
+- ``steady`` is a longer ordinary call (six turns said in one go, answers of one or two
+  sentences, office ambience and a thinking sound) for the capacity benchmark, which was not
+  tuned on it.
 
 The LLM answers carry no delay here: the benchmarks zero them anyway (instant fakes).
 
@@ -365,6 +368,53 @@ def typical_call() -> None:
     write_call("typical", document, turns, first_at=first, tail=0.0, rng=rng)
 
 
+STEADY_TURNS = [
+    (
+        "Hello I am calling about my internet connection",
+        "Of course. I can help with that. What seems to be the problem?",
+        "internet connection",
+    ),
+    (
+        "It keeps dropping every evening since last week",
+        "I am sorry to hear that. I can see a fault in your area that started on Monday.",
+        "every evening",
+    ),
+    (
+        "When do you think it will be fixed?",
+        "The engineers expect to finish tomorrow morning.",
+        "fixed",
+    ),
+    (
+        "Can I get a discount for the days it did not work?",
+        "Yes. I have added a credit of ten dollars to your next bill.",
+        "discount",
+    ),
+    (
+        "Will you send me a confirmation by email?",
+        "I have sent it to your email address. It should arrive in a minute.",
+        "confirmation",
+    ),
+    ("Thank you very much for your help today", "You are welcome. Have a nice evening.", "thank"),
+]
+"""Said in one go, without a comma or a full stop inside: with the capacity benchmark's fixed
+end-of-turn wait, a pause inside a turn would end it."""
+
+
+def steady_call() -> None:
+    """``steady``: an ordinary one-minute call, ambience and thinking sound (capacity)."""
+    rng = random.Random(11)
+    document = assistant(
+        "steady",
+        background_sound="audio/office.ogg",
+        background_sound_volume=0.5,
+        thinking_sound="keyboard-typing.ogg",
+        thinking_sound_volume=0.5,
+    )
+    turns = [{"parts": [said], "answer": answer, "key": key} for said, answer, key in STEADY_TURNS]
+    first = GREETING_DELAY + agent_seconds(GREETING) + 1.0
+    write_call("steady", document, turns, first_at=first, tail=1.5, rng=rng)
+
+
 def first_word_call() -> None:
     """``first_word``: greeting at once (no delay), a silent caller who hangs up after it."""
     folder = CALLS / "first_word"
@@ -388,6 +438,7 @@ def first_word_call() -> None:
 def main() -> None:
     pauses_calls()
     typical_call()
+    steady_call()
     first_word_call()
 
 

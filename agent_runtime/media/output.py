@@ -57,6 +57,8 @@ class OutputStats:
     late_seconds: float = 0.0
     """How far behind its clock the pacer had fallen, summed over the late frames: each time
     it restarts its clock instead of catching up, the caller hears a gap this long."""
+    longest_gap: float = 0.0
+    """The longest of those gaps, in seconds."""
     voice_frames: int = 0
 
 
@@ -290,4 +292,5 @@ class CallAudioOutput(io.AudioOutput):
             elif delay < -FRAME_SECONDS:
                 self.stats.late_frames += 1
                 self.stats.late_seconds -= delay
+                self.stats.longest_gap = max(self.stats.longest_gap, -delay)
                 deadline = loop.time()
