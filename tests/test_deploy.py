@@ -42,6 +42,7 @@ from agent_runtime.config.loading import load_text, parse_json
 from agent_runtime.config.sources import call_reference
 from agent_runtime.integrations.calendly_settings import TOKEN_PREFIX
 from agent_runtime.settings import EnvModel
+from agent_runtime.worker.load import DEFAULT_CPU_LIMIT
 from agent_runtime.worker.server import AFTER_CALL_TIMEOUT
 from agent_runtime.worker.settings import DEFAULT_AGENT_NAME, TelephonySettings, WorkerSettings
 
@@ -221,7 +222,7 @@ def test_the_autoscaler_adds_workers_before_they_refuse_calls() -> None:
     resource = metric["containerResource"]
     assert (resource["name"], resource["container"]) == ("cpu", "worker")
     target = resource["target"]["averageUtilization"]
-    assert target < 100 * _framework_default("load_threshold")
+    assert target < 100 * DEFAULT_CPU_LIMIT  # the CPU share at which a worker is full
     assert hpa["spec"]["minReplicas"] >= 2
 
 

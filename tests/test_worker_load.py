@@ -78,6 +78,13 @@ def test_usable_cores_are_the_affinity_capped_by_the_quota(tmp_path: Path) -> No
     assert usable_cores(cgroup_v2(tmp_path, f"{(CPUS + 3) * 100000} 100000")) == CPUS
 
 
+def test_num_cpus_caps_the_usable_cores_of_a_pod_without_a_cpu_limit(tmp_path: Path) -> None:
+    assert usable_cores(tmp_path, granted="0.5") == 0.5  # requests.cpu: 500m
+    assert usable_cores(tmp_path, granted=str(CPUS + 8)) == CPUS
+    with pytest.raises(SettingsError, match="NUM_CPUS: must be a number of cores"):
+        usable_cores(tmp_path, granted="two")
+
+
 # -- CPU time ------------------------------------------------------------------------------------
 
 
@@ -131,7 +138,7 @@ def test_settings_name_a_bad_variable() -> None:
     with pytest.raises(SettingsError, match="AGENT_CALLS_PER_CORE"):
         LoadSettings.from_env({"AGENT_CALLS_PER_CORE": "0"})
     with pytest.raises(SettingsError, match="AGENT_CPU_LIMIT"):
-        LoadSettings.from_env({"AGENT_CPU_LIMIT": "1.5"})
+        LoadSettings.from_env({"AGENT_CPU_LIMIT": "0"})
 
 
 def test_capacity_is_calls_per_core_times_usable_cores(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def worker_env(tmp_path: Path, **settings: str) -> dict[str, str]:
         AGENT_REPORT_DIR=str(tmp_path / "reports"),
         AGENT_CLIP_CACHE_DIR="off",
         AGENT_HEALTH_PORT=str(free_port()),
-        AGENT_LOAD_THRESHOLD="2",  # the machine's CPU is shared: never full for load
+        AGENT_CPU_LIMIT="100",  # the machine's CPU is shared: never full for its CPU
         NO_PROXY="*",
     )
     env.update(settings)

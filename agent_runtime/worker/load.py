@@ -29,6 +29,7 @@ from typing import Literal
 from livekit.agents import AgentServer
 from pydantic import Field
 
+from ..errors import Problem, SettingsError
 from ..settings import EnvModel
 
 DEFAULT_CALLS_PER_CORE = 3.0
@@ -55,7 +56,8 @@ class LoadSettings(EnvModel):
     """
 
     calls_per_core: float = Field(DEFAULT_CALLS_PER_CORE, gt=0, alias="AGENT_CALLS_PER_CORE")
-    cpu_limit: float = Field(DEFAULT_CPU_LIMIT, gt=0, le=1, alias="AGENT_CPU_LIMIT")
+    cpu_limit: float = Field(DEFAULT_CPU_LIMIT, gt=0, alias="AGENT_CPU_LIMIT")
+    """Above 1, the CPU never makes the worker full (a worker alone on its machine, tests)."""
 
 
 # -- usable cores --------------------------------------------------------------------------------
@@ -88,11 +90,22 @@ def _quota(quota: str, period: str, path: Path) -> float:
     return int(quota) / int(period)
 
 
-def usable_cores(cgroup: Path = CGROUP) -> float:
-    """Cores this process may use: the CPUs it may run on, capped by its cgroup's quota."""
+def usable_cores(cgroup: Path = CGROUP, granted: str | None = None) -> float:
+    """Cores this process may use: the CPUs it may run on, capped by its cgroup's quota.
+
+    Also capped by ``NUM_CPUS`` (the framework's setting: a pod's CPU request, when it has no
+    CPU limit); ``granted`` stands for it in tests.
+    """
     cpus = float(len(os.sched_getaffinity(0)))
     quota = cgroup_quota(cgroup)
-    return cpus if quota is None else min(cpus, quota)
+    usable = cpus if quota is None else min(cpus, quota)
+    granted = os.environ.get("NUM_CPUS") if granted is None else granted
+    if granted:
+        try:
+            usable = min(usable, max(float(granted), 0.01))
+        except ValueError:
+            raise SettingsError([Problem("NUM_CPUS", "must be a number of cores")]) from None
+    return usable
 
 
 # -- CPU time ------------------------------------------------------------------------------------

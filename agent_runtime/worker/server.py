@@ -22,6 +22,7 @@ from ..providers import Providers, build_providers, build_vad
 from ..warmup import warm_process
 from .agent_server import RuntimeAgentServer
 from .job import JobOutcome, ProvidersFactory, finish_call_job, run_call_job
+from .load import LOAD_THRESHOLD, WorkerLoad
 from .room import connect_room_line
 from .settings import WorkerSettings
 
@@ -93,7 +94,8 @@ def build_server(settings: WorkerSettings) -> RuntimeAgentServer:
         session_end_timeout=AFTER_CALL_TIMEOUT,
         port=settings.health_port,
         drain_timeout=settings.drain_timeout,
-        load_threshold=settings.load_threshold,
+        load_fnc=WorkerLoad.from_settings(settings.load),
+        load_threshold=LOAD_THRESHOLD,
         register_timeout=settings.register_timeout,
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=after_call)

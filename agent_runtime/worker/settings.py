@@ -12,6 +12,7 @@ from ..config.phone import to_e164
 from ..config.sources import ConfigEndpoint
 from ..post_call.settings import AfterCallSettings
 from ..settings import EnvModel
+from .load import LoadSettings
 
 DEFAULT_AGENT_NAME = "agent-runtime"
 DEFAULT_DRAIN_TIMEOUT = 2400
@@ -63,7 +64,7 @@ class WorkerSettings(RuntimeSettings):
 
     ``LIVEKIT_AGENT_NAME``, ``AGENT_REPORT_DIR``, ``AGENT_CALLER_TIMEOUT``, the config
     endpoint (``AGENT_CONFIG_*``), and how the process runs: ``AGENT_HEALTH_PORT``,
-    ``AGENT_DRAIN_TIMEOUT``, ``AGENT_LOAD_THRESHOLD``, ``AGENT_REGISTER_TIMEOUT``.
+    ``AGENT_DRAIN_TIMEOUT``, ``AGENT_REGISTER_TIMEOUT``, and its load (``LoadSettings``).
     """
 
     agent_name: str = Field(DEFAULT_AGENT_NAME, alias="LIVEKIT_AGENT_NAME")
@@ -79,9 +80,9 @@ class WorkerSettings(RuntimeSettings):
     """Port of the health server: liveness ``/``, readiness ``/ready`` (0: any free port)."""
     drain_timeout: int = Field(DEFAULT_DRAIN_TIMEOUT, gt=0, alias="AGENT_DRAIN_TIMEOUT")
     """Seconds a stopping worker (SIGTERM) lets its calls finish before it ends them."""
-    load_threshold: float = Field(0.7, gt=0, alias="AGENT_LOAD_THRESHOLD")
-    """The machine's CPU load (0-1) from which the worker takes no new call; above 1, it never
-    refuses one for load (a worker alone on its machine, tests)."""
+    load: LoadSettings = Field(default_factory=LoadSettings)
+    """What the worker's load is measured against (``AGENT_CALLS_PER_CORE``,
+    ``AGENT_CPU_LIMIT``): see ``load.WorkerLoad``."""
     register_timeout: float = Field(60.0, gt=0, alias="AGENT_REGISTER_TIMEOUT")
     """Seconds the worker may stay unregistered with LiveKit (at start, or after losing its
     connection) before it gives up and exits (code 3)."""
