@@ -27,6 +27,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/agent-runtime/bin:$PATH
 
+# espeak-ng: the last-resort voice when every provider voice fails (TTS_LAST_RESORT).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng=1.51+dfsg-10+deb12u2 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid 10001 agent \
     && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin agent \
     && mkdir /data \

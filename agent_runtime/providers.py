@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr
 from .config.llm import CustomLLM, DedicatedLLM, LLMModel, OpenRouterLLM, RealtimeLLM
 from .config.voice import VoiceProfile
 from .errors import ProviderConfigError, ProviderError
+from .offline_tts import OfflineTTS, espeak_available
 from .settings import EnvModel
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class ProviderSettings(EnvModel):
     )
     """A second voice, ``cartesia:<voice id>`` or ``elevenlabs:<voice id>``, used when the
     call's own voice fails or does not answer in time."""
+    tts_last_resort: Literal["offline", "none"] = Field("offline", alias="TTS_LAST_RESORT")
+    """``offline``: when every provider voice fails, espeak-ng speaks (if it is installed), so
+    the caller still hears the agent; ``none``: the call ends as a voice failure."""
 
     def require(self, name: str, purpose: str) -> str:
         """The value of setting ``name``, or a ``ProviderConfigError`` naming its variable."""
@@ -226,24 +230,33 @@ def with_fallback_llm(
 
 
 def build_voice(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:
-    """The call's voice, backed by ``TTS_FALLBACK_VOICE`` when that is set."""
+    """The call's voice, backed by ``TTS_FALLBACK_VOICE`` and the offline last resort."""
     return _with_fallback_voice(build_tts(voice, settings), settings, voice.speed, voice.volume)
 
 
 def _with_fallback_voice(
     primary: tts.TTS, settings: ProviderSettings, speed: float | None, volume: float | None
 ) -> tts.TTS:
-    """``primary``, backed by ``TTS_FALLBACK_VOICE`` (at this speed and Cartesia volume)."""
-    if not settings.tts_fallback_voice:
+    """``primary``, backed by the voices that speak when it fails.
+
+    ``TTS_FALLBACK_VOICE`` (at this speed and Cartesia volume), then the offline voice
+    (``TTS_LAST_RESORT``), which needs no provider.
+    """
+    voices = [primary]
+    if settings.tts_fallback_voice:
+        provider, voice_id = settings.tts_fallback_voice.split(":", 1)
+        second = VoiceProfile(
+            "cartesia" if provider == "cartesia" else "elevenlabs",
+            voice_id,
+            speed=speed,
+            volume=volume if provider == "cartesia" else None,
+        )
+        voices.append(build_tts(second, settings))
+    if settings.tts_last_resort == "offline" and espeak_available():
+        voices.append(OfflineTTS(engine="espeak", speed=speed or 1.0))
+    if len(voices) == 1:
         return primary
-    provider, voice_id = settings.tts_fallback_voice.split(":", 1)
-    second = VoiceProfile(
-        "cartesia" if provider == "cartesia" else "elevenlabs",
-        voice_id,
-        speed=speed,
-        volume=volume if provider == "cartesia" else None,
-    )
-    return tts.FallbackAdapter([primary, build_tts(second, settings)], max_retry_per_tts=0)
+    return tts.FallbackAdapter(voices, max_retry_per_tts=0)
 
 
 def build_tts(voice: VoiceProfile, settings: ProviderSettings) -> tts.TTS:

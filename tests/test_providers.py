@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import web
-from livekit.agents import inference, llm, utils
+from livekit.agents import inference, llm, tts, utils
 from livekit.plugins import cartesia, elevenlabs, openai
 
 from agent_runtime.config.assistant import Voice
 from agent_runtime.config.llm import CustomLLM, DedicatedLLM, OpenRouterLLM, RealtimeLLM
 from agent_runtime.config.voice import VoiceProfile
 from agent_runtime.errors import ProviderConfigError, SettingsError
+from agent_runtime.offline_tts import espeak_available
 from agent_runtime.providers import (
     Clients,
     ProviderSettings,
@@ -24,6 +25,7 @@ from agent_runtime.providers import (
     build_providers,
     build_stt,
     build_tts,
+    build_voice,
     tls_context,
 )
 from agent_runtime.replay.llm_server import LLMScript, ScriptedAnswer, ScriptedLLMServer
@@ -246,7 +248,18 @@ async def test_offline_vad_and_turn_detector() -> None:
     assert isinstance(providers.vad, inference.VAD)
     assert isinstance(providers.turn_detector, inference.TurnDetector)
     assert isinstance(providers.stt, openai.STT)
-    assert isinstance(providers.tts, cartesia.TTS)
+    assert isinstance(providers.tts, cartesia.TTS | tts.FallbackAdapter)
+    assert providers.tts.provider == "Cartesia"  # the voice that speaks while it answers
+
+
+def test_the_offline_voice_is_the_last_resort_unless_turned_off() -> None:
+    chain = build_voice(voice(id="v", provider="cartesia"), settings(KEYS))
+    # espeak-ng speaks the last resort; a machine without it has none (the voice alone)
+    assert isinstance(chain, tts.FallbackAdapter if espeak_available() else cartesia.TTS)
+    plain = build_voice(
+        voice(id="v", provider="cartesia"), settings({**KEYS, "TTS_LAST_RESORT": "none"})
+    )
+    assert isinstance(plain, cartesia.TTS)
 
 
 def test_a_realtime_call_has_no_stt_and_speaks_its_sentences_in_the_model_s_voice() -> None:
@@ -261,14 +274,14 @@ def test_a_realtime_call_has_no_stt_and_speaks_its_sentences_in_the_model_s_voic
         settings(KEYS),
     )
     assert providers.stt is None and providers.aside_llm is None
-    assert isinstance(providers.tts, openai.TTS)  # the fixed sentences, not the replies
+    assert providers.tts is not None and providers.tts.provider == "api.openai.com"  # sentences only
     assert providers.voice_key is not None and "cedar" in providers.voice_key
     google = build_providers(
         RealtimeLLM(type="realtime", provider="google", realtime_model_id="gemini-live"),
         voice(id="v", provider="cartesia"),
         settings(KEYS),
     )
-    assert isinstance(google.tts, cartesia.TTS)  # the assistant's voice
+    assert google.tts is not None and google.tts.provider == "Cartesia"  # the assistant's voice
     assert google.voice_key is None
 
 

@@ -22,6 +22,8 @@ from livekit.plugins import cartesia
 
 from agent_runtime.call.options import RECOVERY_LINE
 from agent_runtime.call.watchdog import GIVE_UP_AFTER, HOLD_AFTER
+from agent_runtime.config.voice import VoiceProfile
+from agent_runtime.providers import ProviderSettings, build_voice
 from agent_runtime.replay.clock import run_virtual
 from agent_runtime.replay.local_server import serve
 from agent_runtime.replay.recorded_call import RecordedCall
@@ -112,7 +114,9 @@ def test_a_normal_call_gets_no_holding_line() -> None:
     assert ANSWER in _said(result)
 
 
-def test_a_voice_that_never_answers_ends_the_call_as_a_voice_failure(tmp_path: Path) -> None:
+def _silent_voice_provider() -> web.Application:
+    """Cartesia's API, accepting every request and never answering."""
+
     async def never(request: web.Request) -> web.Response:
         await request.read()
         await asyncio.Event().wait()
@@ -121,6 +125,11 @@ def test_a_voice_that_never_answers_ends_the_call_as_a_voice_failure(tmp_path: P
     app = web.Application()
     app.router.add_post("/tts/bytes", never)
     app.router.add_get("/tts/websocket", never)
+    return app
+
+
+def test_a_voice_that_never_answers_ends_the_call_as_a_voice_failure(tmp_path: Path) -> None:
+    app = _silent_voice_provider()  # no fallback voice, no last resort (TTS_LAST_RESORT=none)
     folder = _faulty(tmp_path, lambda llm, http: None)
     (folder / "caller.json").write_text(json.dumps({"hangup_at": 45.0}))
 
@@ -133,3 +142,20 @@ def test_a_voice_that_never_answers_ends_the_call_as_a_voice_failure(tmp_path: P
     report = result.call.report
     assert len(_events(result, "turn_given_up")) == 2  # both turns, nothing ever heard
     assert (report.status, report.ended_by, report.end_reason) == ("error", "system", "tts_error")
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the last resort is espeak-ng")
+def test_the_offline_last_resort_speaks_when_the_voice_never_answers(tmp_path: Path) -> None:
+    folder = _faulty(tmp_path, lambda llm, http: None)
+
+    async def main() -> ReplayResult:
+        async with serve(_silent_voice_provider()) as base:
+            env = ProviderSettings.from_env({"CARTESIA_API_KEY": "k", "CARTESIA_BASE_URL": base})
+            voice = build_voice(VoiceProfile("cartesia", "voice-123", None, None), env)
+            return await replay(RecordedCall.load(folder), inline_inference=True, voice=voice)
+
+    result = run_virtual(main)
+    report = result.call.report
+    assert (report.status, report.end_reason) == ("completed", "user_hangup")
+    assert _said(result)[0].startswith("Your order four two seven")  # heard, in the offline voice
+    assert _events(result, "turn_given_up") == []
