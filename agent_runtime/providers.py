@@ -15,6 +15,7 @@ import ssl
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from livekit.agents import APIConnectOptions, inference, llm, stt, tts
 from pydantic import Field, SecretStr
@@ -27,6 +28,11 @@ from .settings import EnvModel
 
 if TYPE_CHECKING:
     import openai as openai_sdk
+
+
+OPENAI_HOST = "api.openai.com"
+KEYLESS = "keyless"
+"""The key sent to an OpenAI-compatible server that needs none (the SDK requires one)."""
 
 
 class ProviderSettings(EnvModel):
@@ -62,11 +68,25 @@ class ProviderSettings(EnvModel):
     """``offline``: when every provider voice fails, espeak-ng speaks (if it is installed), so
     the caller still hears the agent; ``none``: the call ends as a voice failure."""
 
+    @property
+    def keyless_openai(self) -> bool:
+        """True when ``OPENAI_BASE_URL`` names another server than OpenAI's (a local model).
+
+        Such a server may need no key.
+        """
+        return urlsplit(self.openai_base_url).hostname != OPENAI_HOST
+
     def require(self, name: str, purpose: str) -> str:
-        """The value of setting ``name``, or a ``ProviderConfigError`` naming its variable."""
+        """The value of setting ``name``, or a ``ProviderConfigError`` naming its variable.
+
+        A server other than OpenAI's at ``OPENAI_BASE_URL`` is sent ``KEYLESS`` when
+        ``OPENAI_API_KEY`` is unset.
+        """
         value = getattr(self, name)
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        if not value and name == "openai_api_key" and self.keyless_openai:
+            return KEYLESS
         if not value:
             variable = type(self).model_fields[name].alias
             raise ProviderConfigError(f"{variable} is not set; it is needed for {purpose}")

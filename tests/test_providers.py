@@ -19,6 +19,7 @@ from agent_runtime.config.voice import VoiceProfile
 from agent_runtime.errors import ProviderConfigError, SettingsError
 from agent_runtime.offline_tts import espeak_available
 from agent_runtime.providers import (
+    KEYLESS,
     Clients,
     ProviderSettings,
     build_llm,
@@ -274,7 +275,8 @@ def test_a_realtime_call_has_no_stt_and_speaks_its_sentences_in_the_model_s_voic
         settings(KEYS),
     )
     assert providers.stt is None and providers.aside_llm is None
-    assert providers.tts is not None and providers.tts.provider == "api.openai.com"  # sentences only
+    assert providers.tts is not None  # the fixed sentences, not the replies
+    assert providers.tts.provider == "api.openai.com"
     assert providers.voice_key is not None and "cedar" in providers.voice_key
     google = build_providers(
         RealtimeLLM(type="realtime", provider="google", realtime_model_id="gemini-live"),
@@ -305,3 +307,10 @@ def test_a_call_s_openai_clients_share_the_process_tls_context(
         providers = build_providers(gpt, voice(provider="cartesia", id="v"), settings(KEYS))
         assert isinstance(providers.llm, openai.LLM) and isinstance(providers.stt, openai.STT)
     assert parsed == []
+
+
+def test_a_local_openai_compatible_server_needs_no_key() -> None:
+    local = settings({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"})
+    assert local.require("openai_api_key", "llm_model gpt-4.1") == KEYLESS
+    with pytest.raises(ProviderConfigError, match="OPENAI_API_KEY is not set"):
+        settings({}).require("openai_api_key", "llm_model gpt-4.1")  # OpenAI's own needs one

@@ -115,11 +115,23 @@ class ReportRecorder:
         )
 
     def _add_row(self, row: TranscriptRow, *, began: float | None = None) -> None:
-        """Add ``row``, which began at wall time ``began`` (default: now)."""
+        """Add ``row``, which began at wall time ``began`` (default: now).
+
+        An agent row is added once its speech is over; caller rows that began after it (the
+        caller cut in, typed or spoken) are kept after it, in the order things were said.
+        """
         answered = self.answered_at if self.answered_at is not None else self.started_at
         at = round(max(0.0, (time.time() if began is None else began) - answered), 3)
-        self.rows.append(row)
-        self.rows_at.append(at)
+        position = len(self.rows)
+        if row.role == "assistant":  # added once heard: before the caller's words that cut it
+            while (
+                position
+                and self.rows[position - 1].role == "user"
+                and self.rows_at[position - 1] > at
+            ):
+                position -= 1
+        self.rows.insert(position, row)
+        self.rows_at.insert(position, at)
         if self.journal is not None:
             self.journal.row(row, at)
         if self._on_row is not None:

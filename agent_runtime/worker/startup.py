@@ -132,6 +132,8 @@ def _check_providers(providers: ProviderSettings, check: StartupCheck) -> None:
 
 
 def _has(providers: ProviderSettings, name: str) -> bool:
+    if name == "openai_api_key" and providers.keyless_openai:
+        return True  # a server other than OpenAI's may need no key
     value = getattr(providers, name)
     return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
 
