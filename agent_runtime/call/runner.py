@@ -34,6 +34,7 @@ from ..log import logger
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
+from ..observability.call import ObservedCall
 from ..providers import LLM_ATTEMPT_TIMEOUT, Providers
 from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
 from ..report.model import CallReport
@@ -131,6 +132,9 @@ class CallRunner:
             store=self._options.clip_store,
         )
         self._ended_at: float | None = None
+        self._observed = ObservedCall(
+            call_id=spec.call.id, attempt_id=attempt_id, direction=spec.call.direction
+        )
 
     @property
     def output(self) -> CallAudioOutput:
@@ -215,7 +219,8 @@ class CallRunner:
         if self._options.stop_on_sigterm:
             loop.add_signal_handler(signal.SIGTERM, self.stop)
         try:
-            return await self._run()
+            with self._observed.running():  # log fields, trace span, active-calls gauge
+                return await self._run()
         finally:
             if self._options.stop_on_sigterm:
                 loop.remove_signal_handler(signal.SIGTERM)
@@ -531,6 +536,7 @@ class CallRunner:
             error=outcome.error,
             dial_error=outcome.dial_error,
         )
+        self._observed.ended(report, self._output.stats)
         if out_dir is not None:
             report_path = out_dir / REPORT
             report_path.write_text(report.to_json())

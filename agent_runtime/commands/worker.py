@@ -38,6 +38,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped; return the exit code."""
     from ..errors import SettingsError
+    from ..observability.server import start_metrics_server
     from ..post_call.lost_calls import queue_lost_calls
     from ..post_call.outbox import Outbox
     from ..report.journal import recover
@@ -76,9 +77,16 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         deliveries.start()
+    metrics = (
+        None
+        if deliveries is None
+        else start_metrics_server(settings.observability.metrics, settings.outbox_path)
+    )
     try:
         cli.run_app(build_server(settings))
     finally:
         if deliveries is not None:
             deliveries.stop()
+        if metrics is not None:
+            metrics.close()
     return 0

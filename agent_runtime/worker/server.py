@@ -86,6 +86,8 @@ def build_server(settings: WorkerSettings) -> AgentServer:
         initialize_process_timeout=30.0,
         preload_modules=PRELOAD_MODULES,
         session_end_timeout=AFTER_CALL_TIMEOUT,
+        # job processes write their metrics there; /metrics is ours (observability.server)
+        prometheus_multiproc_dir=settings.observability.metrics.files_dir,
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=after_call)
     return server
