@@ -20,6 +20,7 @@ class ObservedCall:
     def __init__(self, *, call_id: str, attempt_id: str, direction: str) -> None:
         self._fields: dict[str, object] = {"call_id": call_id, "attempt_id": attempt_id}
         self._direction = direction
+        self._span: trace.Span = trace.INVALID_SPAN
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -28,8 +29,9 @@ class ObservedCall:
             call_fields(self._fields),
             telemetry.tracer.start_as_current_span(
                 "call", attributes={"agent.direction": self._direction}
-            ),
+            ) as span,
         ):
+            self._span = span
             metrics.call_started(self._direction)
             try:
                 yield
@@ -39,7 +41,7 @@ class ObservedCall:
     def ended(self, report: CallReport, output: OutputStats) -> None:
         """Count the call's end from its report; the ``call`` span records how it ended."""
         metrics.call_ended(report, output)
-        trace.get_current_span().set_attributes(
+        self._span.set_attributes(
             {
                 "agent.status": report.status,
                 "agent.ended_by": report.ended_by or "",
