@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from livekit.agents import utils as lk_utils
+from livekit.agents.telemetry import metrics as lk_metrics
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent_runtime.errors import SettingsError
@@ -197,10 +199,14 @@ def test_a_call_in_a_child_process_is_scraped_from_the_parent(tmp_path: Path) ->
     ).model_copy(update={"directory": files})
     server = start_metrics_server(settings, tmp_path / "outbox.sqlite3")
     assert server is not None
+    lk_metrics.job_started()  # the framework counts its jobs in the main process's memory
     try:
         samples, labels = scrape(server.port)
     finally:
+        lk_metrics.job_ended()
         server.close()
+    jobs = value(samples, "lk_agents_active_job_count", nodename=lk_utils.nodename())
+    assert jobs == 1
     assert list(files.glob("*.db")), "the child wrote no metrics file"
     ended = {
         "direction": "inbound",

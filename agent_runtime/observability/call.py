@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from livekit.agents import telemetry
 from opentelemetry import trace
 
+from ..log import call_fields
 from ..media.output import OutputStats
 from ..report.model import CallReport
 from . import metrics
-from .log_context import call_fields
 
 
 class ObservedCall:

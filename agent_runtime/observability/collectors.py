@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import psutil
-from prometheus_client import multiprocess
+from prometheus_client import REGISTRY, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -18,13 +18,18 @@ from .labels import label
 
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
 WAITING = ("pending", "sending")
+FRAMEWORK_PREFIX = "lk_agents_"
+"""The framework's metrics. The worker's main process keeps its own in memory (it imported
+the metrics library before the framework set the multiprocess directory)."""
 
 
 class JobFilesCollector(Collector):
-    """The metrics every process wrote to the multiprocess directory, merged.
+    """The metrics of all the worker's processes.
 
-    A process that died without lowering its live gauges (a crashed job) is forgotten first,
-    so ``agent_calls_active`` counts the calls of live processes only.
+    Those every process wrote to the multiprocess directory, merged, and the framework's kept
+    in this process's memory (``lk_agents_*``: the worker's load, its job count). A process
+    that died without lowering its live gauges (a crashed job) is forgotten first, so
+    ``agent_calls_active`` counts the calls of live processes only.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -38,8 +43,14 @@ class JobFilesCollector(Collector):
             match = _LIVE_GAUGE_FILE.fullmatch(name)
             if match and not psutil.pid_exists(int(match.group(1))):
                 multiprocess.mark_process_dead(int(match.group(1)), str(self._directory))  # type: ignore[no-untyped-call]
-        metrics: Iterable[Metric] = self._merged.collect()  # type: ignore[no-untyped-call]
-        return metrics
+        merged: list[Metric] = list(self._merged.collect())  # type: ignore[no-untyped-call]
+        written = {metric.name for metric in merged}
+        in_memory = [
+            metric
+            for metric in REGISTRY.collect()
+            if metric.name.startswith(FRAMEWORK_PREFIX) and metric.name not in written
+        ]
+        return [*merged, *in_memory]
 
 
 class OutboxCollector(Collector):

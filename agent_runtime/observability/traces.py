@@ -16,7 +16,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
-from .log_context import current_call_fields
+from ..log import current_call_fields
 from .settings import TraceSettings
 
 ATTRIBUTE_PREFIX = "agent."

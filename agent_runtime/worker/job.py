@@ -31,9 +31,8 @@ from ..config.loading import parse_json
 from ..config.sources import load_job_metadata
 from ..config.spec import CallSpec
 from ..errors import CallNotRun, ConfigError, ConfigFetchError, ProviderConfigError
-from ..log import logger
+from ..log import call_fields, logger
 from ..media.ports import MediaPort
-from ..observability.log_context import call_fields
 from ..observability.metrics import call_ended
 from ..observability.traces import configure_tracing, flush_traces
 from ..post_call.delivery import Deliverer
@@ -164,7 +163,7 @@ async def _after_call(outcome: JobOutcome, settings: WorkerSettings) -> JobOutco
     finally:
         if outcome.providers is not None:
             await outcome.providers.aclose()
-        flush_traces()
+        await asyncio.to_thread(flush_traces)  # the process may end right after
 
 
 async def _run_on_line(
