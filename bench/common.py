@@ -144,7 +144,7 @@ def memory(pid: int | None = None) -> Memory | None:
 
 
 def _psutil_memory(pid: int) -> Memory | None:
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     try:
         info = psutil.Process(pid).memory_full_info()

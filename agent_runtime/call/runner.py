@@ -34,6 +34,7 @@ from ..log import logger
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
+from ..observability.call import ObservedCall
 from ..providers import LLM_ATTEMPT_TIMEOUT, Providers
 from ..report.capture import CallCapture
 from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
@@ -134,6 +135,9 @@ class CallRunner:
             store=self._options.clip_store,
         )
         self._ended_at: float | None = None
+        self._observed = ObservedCall(
+            call_id=spec.call.id, attempt_id=attempt_id, direction=spec.call.direction
+        )
 
     @property
     def output(self) -> CallAudioOutput:
@@ -219,7 +223,8 @@ class CallRunner:
             loop.add_signal_handler(signal.SIGTERM, self.stop)
         capture = self._capture = self._start_capture()
         try:
-            return await self._run()
+            with self._observed.running():  # log fields, trace span, active-calls gauge
+                return await self._run()
         finally:
             if capture is not None and self._options.output_dir is not None:
                 capture.stop()
@@ -553,6 +558,7 @@ class CallRunner:
             error=outcome.error,
             dial_error=outcome.dial_error,
         )
+        self._observed.ended(report, self._output.stats)
         if out_dir is not None:
             report_path = out_dir / REPORT
             report_path.write_text(report.to_json())

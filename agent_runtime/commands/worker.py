@@ -77,6 +77,7 @@ def _run_worker(settings: WorkerSettings, argv: list[str], *, deliver: bool) -> 
     """
     from livekit.agents import cli
 
+    from ..observability.server import start_metrics_server
     from ..post_call.lost_calls import queue_lost_calls
     from ..post_call.outbox import Outbox
     from ..report.journal import recover
@@ -105,6 +106,11 @@ def _run_worker(settings: WorkerSettings, argv: list[str], *, deliver: bool) -> 
             )
         deliveries.start()
     server = build_server(settings)
+    metrics = (
+        None
+        if deliveries is None
+        else start_metrics_server(settings.observability.metrics, settings.outbox_path)
+    )
     try:
         cli.run_app(server)  # ends with SystemExit (the LiveKit CLI is a click application)
     except SystemExit:
@@ -113,6 +119,8 @@ def _run_worker(settings: WorkerSettings, argv: list[str], *, deliver: bool) -> 
     finally:
         if deliveries is not None:
             deliveries.stop()
+        if metrics is not None:
+            metrics.close()
     if server.failure is not None:
         print(f"error: {server.failure.message}", file=sys.stderr)
         return server.failure.exit_code

@@ -180,6 +180,15 @@ class Outbox:
             detail=row[8],
         )
 
+    def tally(self) -> list[tuple[str, State, int, float]]:
+        """Deliveries by kind and state: how many, and when the oldest of them was added."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT kind, state, COUNT(*), MIN(created_at) FROM deliveries"
+                " GROUP BY kind, state ORDER BY kind, state"
+            ).fetchall()
+        return [(str(kind), state, int(n), float(oldest)) for kind, state, n, oldest in rows]
+
     def waiting(self) -> int:
         """How many deliveries are not done nor given up."""
         with self._lock:

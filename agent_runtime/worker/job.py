@@ -31,8 +31,10 @@ from ..config.loading import parse_json
 from ..config.sources import load_job_metadata
 from ..config.spec import CallSpec
 from ..errors import CallNotRun, ConfigError, ConfigFetchError, ProviderConfigError
-from ..log import logger
+from ..log import call_fields, logger
 from ..media.ports import MediaPort
+from ..observability.metrics import call_ended
+from ..observability.traces import configure_tracing, flush_traces
 from ..post_call.delivery import Deliverer
 from ..post_call.outbox import Outbox
 from ..post_call.pipeline import AfterCall, FinishedCall, senders
@@ -96,22 +98,30 @@ async def run_call_job(
     """
     started = time.time()
     attempt_id = f"att_{uuid.uuid4().hex[:16]}"
-    async with utils.http_context.open():
-        spec: CallSpec | None = None
-        providers: Providers | None = None
-        try:
-            spec = await _load_spec(ctx, settings)
-            providers = _providers(make_providers, spec)
-            outcome = await _run_on_line(
-                ctx, settings, spec, providers, connect_line, attempt_id, started
-            )
-        except CallNotRun as failure:
-            outcome = await _not_run(ctx, settings, failure, spec, attempt_id, started)
-        except BaseException:
-            if providers is not None:
-                await providers.aclose()
-            raise
-    _log_summary(outcome)
+    configure_tracing(settings.observability.traces)
+    # the framework stamps these on every line of the job process, ours on the runtime's lines
+    fields = ctx.log_context_fields
+    fields["attempt_id"] = attempt_id
+    if (call_id := _call_id_hint(ctx.job.metadata)) is not None:
+        fields["call_id"] = call_id
+    with call_fields(fields):
+        async with utils.http_context.open():
+            spec: CallSpec | None = None
+            providers: Providers | None = None
+            try:
+                spec = await _load_spec(ctx, settings)
+                fields["call_id"] = spec.call.id
+                providers = _providers(make_providers, spec)
+                outcome = await _run_on_line(
+                    ctx, settings, spec, providers, connect_line, attempt_id, started
+                )
+            except CallNotRun as failure:
+                outcome = await _not_run(ctx, settings, failure, spec, attempt_id, started)
+            except BaseException:
+                if providers is not None:
+                    await providers.aclose()
+                raise
+        _log_summary(outcome)
     ctx.shutdown(reason="call ended")
     return replace(outcome, providers=providers)
 
@@ -122,6 +132,15 @@ async def finish_call_job(outcome: JobOutcome, settings: WorkerSettings) -> JobO
     Deliveries not made within ``AFTER_CALL_BUDGET`` stay in the outbox for the worker's
     delivery loop (or the next worker to start).
     """
+    fields: dict[str, object] = {
+        "call_id": outcome.report.runtime.call_id,
+        "attempt_id": outcome.report.id,
+    }
+    with call_fields(fields):
+        return await _after_call(outcome, settings)
+
+
+async def _after_call(outcome: JobOutcome, settings: WorkerSettings) -> JobOutcome:
     try:
         if outcome.finished is None:
             return outcome
@@ -144,6 +163,7 @@ async def finish_call_job(outcome: JobOutcome, settings: WorkerSettings) -> JobO
     finally:
         if outcome.providers is not None:
             await outcome.providers.aclose()
+        await asyncio.to_thread(flush_traces)  # the process may end right after
 
 
 async def _run_on_line(
@@ -270,6 +290,7 @@ async def _not_run(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "report.json"
     path.write_text(report.to_json())
+    call_ended(report)
     logger.warning("call %s not run (%s): %s", call_id or "-", failure.end_reason, failure)
     finished = None if spec is None else FinishedCall(spec, report, path, None, None)
     return JobOutcome(report, path, finished)

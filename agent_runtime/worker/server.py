@@ -97,6 +97,8 @@ def build_server(settings: WorkerSettings) -> RuntimeAgentServer:
         load_fnc=WorkerLoad.from_settings(settings.load),
         load_threshold=LOAD_THRESHOLD,
         register_timeout=settings.register_timeout,
+        # job processes write their metrics there; /metrics is ours (observability.server)
+        prometheus_multiproc_dir=settings.observability.metrics.files_dir,
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=after_call)
     return server

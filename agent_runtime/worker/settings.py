@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 from ..call.settings import RuntimeSettings
 from ..config.phone import to_e164
 from ..config.sources import ConfigEndpoint
+from ..observability.settings import ObservabilitySettings
 from ..post_call.settings import AfterCallSettings
 from ..settings import EnvModel
 from .load import LoadSettings
@@ -88,6 +89,8 @@ class WorkerSettings(RuntimeSettings):
     connection) before it gives up and exits (code 3)."""
     telephony: TelephonySettings = Field(default_factory=TelephonySettings)
     after_call: AfterCallSettings = Field(default_factory=AfterCallSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    """``AGENT_METRICS_*`` and the OpenTelemetry exporter (``docs/observability.md``)."""
 
     @property
     def outbox_path(self) -> Path:
