@@ -146,8 +146,11 @@ def test_a_rollout_keeps_every_ready_worker_until_its_replacement_is_ready() -> 
     deployment = _one("deployment.yaml")
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     worker = _worker(deployment)
-    (port,) = worker["ports"]
+    ports = {p["name"]: p for p in worker["ports"]}
+    port = ports["health"]
     assert port["containerPort"] == _framework_default("port")
+    config = _one("configmap.yaml")["data"]
+    assert ports["metrics"]["containerPort"] == int(config["AGENT_METRICS_PORT"])
     assert worker["readinessProbe"]["httpGet"] == {"path": "/ready", "port": port["name"]}
     assert worker["livenessProbe"]["httpGet"] == {"path": "/", "port": port["name"]}
     assert worker["startupProbe"]["httpGet"] == {"path": "/", "port": port["name"]}
