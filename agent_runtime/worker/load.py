@@ -32,10 +32,11 @@ from pydantic import Field
 from ..errors import Problem, SettingsError
 from ..settings import EnvModel
 
-DEFAULT_CALLS_PER_CORE = 3.0
-"""Concurrent calls a core holds with the answer's p95 under 1 s and no audible gap: the
-figure of ``python -m bench.capacity`` on an idle machine (docs/performance.md, figure 8).
-Until that run, a conservative value below figure 1's 5 calls per core, which left gaps."""
+DEFAULT_CALLS_PER_CORE = 4.0
+"""Concurrent calls per core the worker takes: ``python -m bench.capacity`` measured 5 on an
+idle 2-core machine (answer p95 under 1 s, no audible gap; docs/performance.md, figure 8), with
+instant providers; a fifth is kept for what it does not run (the providers' clients, the
+after-call steps)."""
 DEFAULT_CPU_LIMIT = 0.85
 """CPU share of the usable cores at which the worker takes no more calls, whatever their count."""
 LOAD_THRESHOLD = 1.0 - 1e-6
