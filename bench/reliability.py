@@ -3,8 +3,9 @@
 The demo call (``order_status``) is replayed on the virtual clock with one fault injected at the
 network boundary per run: the local OpenAI-compatible server never answers, stalls after two
 tokens, or answers 500 to every try; the order service never answers; the voice provider (the
-real Cartesia plugin against a local stand-in of its API) answers 500 or never answers. No
-fallback provider is configured. Printed per fault: the silence the caller lives through after
+real Cartesia plugin against a local stand-in of its API) answers 500 or never answers, alone
+or, as the worker builds it by default, with the offline last resort after it. No fallback
+provider is configured. Printed per fault: the silence the caller lives through after
 the question (from the end of their speech to the next thing they hear: the holding line or
 the agent's voice), whether the turn was apologised for, how the call ended, its status, and
 whether the report was written. The targets are absolute (the issue's): heard within 2 s of
@@ -50,6 +51,9 @@ class Fault:
     change: Change | None = None
     voice: str | None = None
     """``error`` or ``hang``: the voice provider's stand-in fails that way."""
+    last_resort: bool = False
+    """The voice as the worker builds it by default, with the offline last resort after it
+    (``TTS_LAST_RESORT``); otherwise the provider's voice alone."""
 
 
 def _hang(llm: dict[str, Any], _: dict[str, Any]) -> None:
@@ -78,6 +82,8 @@ FAULTS = (
     Fault("tool never answers", _slow_tool),
     Fault("voice answers 500", voice="error"),
     Fault("voice never answers", voice="hang"),
+    Fault("voice answers 500, last resort", voice="error", last_resort=True),
+    Fault("voice never answers, last resort", voice="hang", last_resort=True),
 )
 
 
@@ -120,7 +126,11 @@ def _folder(root: Path, fault: Fault) -> Path:
 
 def run_fault(root: Path, fault: Fault) -> Outcome:
     """Replay the demo call with ``fault`` and measure what the caller heard."""
+    from livekit.agents import tts
     from livekit.plugins import cartesia
+
+    from agent_runtime.config.voice import VoiceProfile
+    from agent_runtime.providers import ProviderSettings, build_voice
 
     folder = _folder(root, fault)
     out = root / f"{folder.name}-out"
@@ -130,7 +140,11 @@ def run_fault(root: Path, fault: Fault) -> Outcome:
         if fault.voice is None:
             return await replay(recorded, inline_inference=True, output_dir=out)
         async with serve(_voice_api(fault.voice)) as base:
-            voice = cartesia.TTS(api_key="k", base_url=base, model="sonic-3")
+            voice: tts.TTS = cartesia.TTS(api_key="k", base_url=base, model="sonic-3")
+            if fault.last_resort:
+                env = {"CARTESIA_API_KEY": "k", "CARTESIA_BASE_URL": base}
+                profile = VoiceProfile("cartesia", "voice", None, None)
+                voice = build_voice(profile, ProviderSettings.from_env(env))
             return await replay(recorded, inline_inference=True, output_dir=out, voice=voice)
 
     result: ReplayResult = run_virtual(main)
