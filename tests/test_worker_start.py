@@ -181,6 +181,7 @@ async def test_start_without_provider_keys_or_a_writable_report_dir_exits_2(
         AGENT_OUTBOX_PATH=str(tmp_path / "outbox.sqlite3"),
     )
     del env["OPENAI_API_KEY"], env["CARTESIA_API_KEY"]
+    del env["OPENAI_BASE_URL"]  # OpenAI's own servers: a server of one's own may need no key
     worker = await run_worker(tmp_path, env)
     assert worker.process.returncode == EXIT_SETTINGS
     errors = worker.errors()
@@ -218,6 +219,11 @@ def test_the_checks_follow_the_providers_the_settings_choose(tmp_path: Path) -> 
     bare.update(CARTESIA_API_KEY="ca", OPENAI_API_KEY="sk")
     forwarded = ["--url", "ws://10.0.0.2:7880", "--api-key=key", "--api-secret", "secret"]
     assert check_startup(WorkerSettings.from_env(bare), bare, forwarded).problems == []
+    # a local OpenAI-compatible server for the LLM and STT needs no key
+    local = {**bare, "STT_PROVIDER": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}
+    del local["OPENAI_API_KEY"]
+    local_check = check_startup(WorkerSettings.from_env(local), local, forwarded)
+    assert local_check.problems == [] and not any("OPENAI" in w for w in local_check.warnings)
 
 
 @pytest.mark.parametrize(
