@@ -43,6 +43,11 @@ from .common import FIXTURES, machine, ms, table  # noqa: E402
 Change = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
+LIMIT = 12.0
+"""Seconds of the call's limit in the limited runs: after the question (it ends at 10.2 s)."""
+LIMIT_MESSAGE = "We have reached the time limit for this call. Goodbye."
+
+
 @dataclass(frozen=True)
 class Fault:
     """One injected fault: what it changes in the recorded call, or how the voice fails."""
@@ -98,6 +103,9 @@ class Outcome:
     end: str
     status: str
     report_written: bool
+    past_limit: float | None
+    """With the call's limit at ``LIMIT`` s (reached while the fault holds), seconds from the
+    limit to the hang-up (the max-duration message included); None: the limit did not end it."""
 
 
 def _voice_api(mode: str) -> web.Application:
@@ -112,9 +120,15 @@ def _voice_api(mode: str) -> web.Application:
     return app
 
 
-def _folder(root: Path, fault: Fault) -> Path:
-    folder = root / fault.name.replace(" ", "_")
+def _folder(root: Path, fault: Fault, *, limited: bool = False) -> Path:
+    folder = root / (fault.name.replace(" ", "_") + ("-limited" if limited else ""))
     shutil.copytree(FIXTURES / "order_status", folder)
+    if limited:  # the limit falls while the fault holds the answer to the question
+        call = json.loads((folder / "call.json").read_text())
+        call["call"]["assistant"]["max_call_duration_secs"] = LIMIT
+        call["call"]["assistant"]["max_duration_end_message"] = LIMIT_MESSAGE
+        (folder / "call.json").write_text(json.dumps(call))
+        (folder / "caller.json").write_text(json.dumps({"hangup_at": 60.0}))
     if fault.change is not None:
         llm = json.loads((folder / "llm.json").read_text())
         http = json.loads((folder / "http.json").read_text())
@@ -125,14 +139,26 @@ def _folder(root: Path, fault: Fault) -> Path:
 
 
 def run_fault(root: Path, fault: Fault) -> Outcome:
-    """Replay the demo call with ``fault`` and measure what the caller heard."""
+    """Replay the demo call with ``fault`` and measure what the caller heard; again with a
+    limit on the call's duration, and measure how the limit held."""
+    result = _replayed(root, fault, limited=False)
+    limited = _replayed(root, fault, limited=True).call.report
+    past = None
+    if limited.end_reason == "max_duration" and limited.runtime.duration is not None:
+        started, answered = limited.started_at, limited.answered_at
+        answer = (answered - started).total_seconds() if started and answered else 0.0
+        past = limited.runtime.duration - answer - LIMIT
+    return _outcome(fault, result, past)
+
+
+def _replayed(root: Path, fault: Fault, *, limited: bool) -> ReplayResult:
     from livekit.agents import tts
     from livekit.plugins import cartesia
 
     from agent_runtime.config.voice import VoiceProfile
     from agent_runtime.providers import ProviderSettings, build_voice
 
-    folder = _folder(root, fault)
+    folder = _folder(root, fault, limited=limited)
     out = root / f"{folder.name}-out"
 
     async def main() -> ReplayResult:
@@ -148,6 +174,10 @@ def run_fault(root: Path, fault: Fault) -> Outcome:
             return await replay(recorded, inline_inference=True, output_dir=out, voice=voice)
 
     result: ReplayResult = run_virtual(main)
+    return result
+
+
+def _outcome(fault: Fault, result: ReplayResult, past_limit: float | None) -> Outcome:
     report = result.call.report
     first = result.recorded.stt.utterances[0]  # the question
     asked = first.end + result.caller_offset
@@ -162,6 +192,7 @@ def run_fault(root: Path, fault: Fault) -> Outcome:
         end=f"{report.ended_by}/{report.end_reason}",
         status=report.status,
         report_written=result.call.report_path is not None and result.call.report_path.is_file(),
+        past_limit=past_limit,
     )
 
 
@@ -183,15 +214,27 @@ def main() -> list[dict[str, Any]]:
             o.end,
             o.status,
             "yes" if o.report_written else "NO",
+            "-" if o.past_limit is None else f"{o.past_limit:.1f} s",
         ]
         for o in outcomes
     ]
-    headers = ["fault", "silence", "answered", "apologised", "ended", "status", "report"]
+    headers = [
+        "fault",
+        "silence",
+        "answered",
+        "apologised",
+        "ended",
+        "status",
+        "report",
+        "past limit",
+    ]
     print(table(headers, rows))
     print(
         "silence: from the end of the caller's question to the next thing heard (the holding"
         "\nline or the agent's voice); the replayed caller's end of turn takes up to 2.5 s to be"
-        "\nsure (docs/replay.md), which is in these figures."
+        "\nsure (docs/replay.md), which is in these figures. past limit: the same call limited to"
+        f"\n{LIMIT:g} s (while the fault holds the answer), from the limit to the hang-up, the"
+        "\nmax-duration message included; '-': the limit did not end the call."
     )
     data = [asdict(o) for o in outcomes]
     if args.json:

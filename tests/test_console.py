@@ -202,3 +202,24 @@ async def test_audio_mode_without_a_sound_device_says_so_in_one_line(tmp_path: P
     message = stderr.decode()
     assert "error: no usable audio device" in message and "use --text" in message
     assert "Traceback" not in message
+
+
+async def test_a_refused_key_is_one_line_per_error_not_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "assistant.json"
+    config.write_text(json.dumps({"prompt": "You are Alex.", "first_sentence_mode": "none"}))
+    server = ScriptedLLMServer(LLMScript(answers=[ScriptedAnswer(status=401)]))
+    async with serve(server.app) as base:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-wrong", "OPENAI_BASE_URL": f"{base}/v1"}
+        proc = await _console(tmp_path, "--call", str(config), "--text", env=env)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"hello there\n")
+        await proc.stdin.drain()
+        while b"Sorry, I missed that" not in await asyncio.wait_for(proc.stdout.readline(), 60):
+            pass  # the turn failed: the recovery line
+        proc.stdin.close()
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert server.requests, "the LLM was asked"
+    errors = stderr.decode()
+    assert "Traceback" not in errors
+    assert any("401" in line for line in errors.splitlines())  # said, in a line
+    assert len(errors.splitlines()) < 30  # not ~140 lines of traceback per failed turn
