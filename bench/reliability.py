@@ -33,6 +33,7 @@ from typing import Any  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from agent_runtime.call.options import RECOVERY_LINE  # noqa: E402
+from agent_runtime.call.session import TurnOptions  # noqa: E402
 from agent_runtime.replay.clock import run_virtual  # noqa: E402
 from agent_runtime.replay.local_server import serve  # noqa: E402
 from agent_runtime.replay.recorded_call import RecordedCall  # noqa: E402
@@ -43,6 +44,8 @@ from .common import FIXTURES, machine, ms, table  # noqa: E402
 Change = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
+SURE = 0.3
+"""Seconds of end-of-turn wait in the "sure turn" runs: the runtime's minimum."""
 LIMIT = 12.0
 """Seconds of the call's limit in the limited runs: after the question (it ends at 10.2 s)."""
 LIMIT_MESSAGE = "We have reached the time limit for this call. Goodbye."
@@ -103,6 +106,9 @@ class Outcome:
     end: str
     status: str
     report_written: bool
+    sure_silence: float | None
+    """The silence again, with the end of turn known at once (the end-of-turn wait fixed at
+    ``SURE`` s, as for a caller the model is sure of): what the fault alone adds."""
     past_limit: float | None
     """With the call's limit at ``LIMIT`` s (reached while the fault holds), seconds from the
     limit to the hang-up (the max-duration message included); None: the limit did not end it."""
@@ -142,51 +148,66 @@ def run_fault(root: Path, fault: Fault) -> Outcome:
     """Replay the demo call with ``fault`` and measure what the caller heard; again with a
     limit on the call's duration, and measure how the limit held."""
     result = _replayed(root, fault, limited=False)
+    sure = _silence(_replayed(root, fault, limited=False, sure=True))
     limited = _replayed(root, fault, limited=True).call.report
     past = None
     if limited.end_reason == "max_duration" and limited.runtime.duration is not None:
         started, answered = limited.started_at, limited.answered_at
         answer = (answered - started).total_seconds() if started and answered else 0.0
         past = limited.runtime.duration - answer - LIMIT
-    return _outcome(fault, result, past)
+    return _outcome(fault, result, sure, past)
 
 
-def _replayed(root: Path, fault: Fault, *, limited: bool) -> ReplayResult:
+def _replayed(root: Path, fault: Fault, *, limited: bool, sure: bool = False) -> ReplayResult:
     from livekit.agents import tts
     from livekit.plugins import cartesia
 
     from agent_runtime.config.voice import VoiceProfile
     from agent_runtime.providers import ProviderSettings, build_voice
 
-    folder = _folder(root, fault, limited=limited)
-    out = root / f"{folder.name}-out"
+    base = root / "sure" if sure else root
+    base.mkdir(exist_ok=True)
+    folder = _folder(base, fault, limited=limited)
+    out = base / f"{folder.name}-out"
+    turn = TurnOptions(min_endpointing_delay=SURE, max_endpointing_delay=SURE) if sure else None
 
     async def main() -> ReplayResult:
         recorded = RecordedCall.load(folder)
         if fault.voice is None:
-            return await replay(recorded, inline_inference=True, output_dir=out)
+            return await replay(recorded, inline_inference=True, output_dir=out, turn=turn)
         async with serve(_voice_api(fault.voice)) as base:
             voice: tts.TTS = cartesia.TTS(api_key="k", base_url=base, model="sonic-3")
             if fault.last_resort:
                 env = {"CARTESIA_API_KEY": "k", "CARTESIA_BASE_URL": base}
                 profile = VoiceProfile("cartesia", "voice", None, None)
                 voice = build_voice(profile, ProviderSettings.from_env(env))
-            return await replay(recorded, inline_inference=True, output_dir=out, voice=voice)
+            return await replay(
+                recorded, inline_inference=True, output_dir=out, voice=voice, turn=turn
+            )
 
     result: ReplayResult = run_virtual(main)
     return result
 
 
-def _outcome(fault: Fault, result: ReplayResult, past_limit: float | None) -> Outcome:
+def _silence(result: ReplayResult) -> float | None:
+    """From the end of the caller's question to the next thing they heard."""
     report = result.call.report
     first = result.recorded.stt.utterances[0]  # the question
     asked = first.end + result.caller_offset
     heard = [e.at for e in report.runtime.events if e.type == "holding_line" and e.at > asked]
     heard += [s.start for s in report.runtime.speech if s.role == "assistant" and s.start > asked]
+    return min(heard) - asked if heard else None
+
+
+def _outcome(
+    fault: Fault, result: ReplayResult, sure: float | None, past_limit: float | None
+) -> Outcome:
+    report = result.call.report
     said = [r.content for r in report.transcript or [] if r.role == "assistant"]
     return Outcome(
         fault=fault.name,
-        silence=min(heard) - asked if heard else None,
+        silence=_silence(result),
+        sure_silence=sure,
         apologised=any(text and RECOVERY_LINE.startswith(text) for text in said),
         answered=any("order four two seven" in text for text in said),
         end=f"{report.ended_by}/{report.end_reason}",
@@ -209,6 +230,7 @@ def main() -> list[dict[str, Any]]:
         [
             o.fault,
             ms(o.silence),
+            ms(o.sure_silence),
             "yes" if o.answered else "no",
             "yes" if o.apologised else "no",
             o.end,
@@ -221,6 +243,7 @@ def main() -> list[dict[str, Any]]:
     headers = [
         "fault",
         "silence",
+        "sure turn",
         "answered",
         "apologised",
         "ended",
@@ -232,7 +255,9 @@ def main() -> list[dict[str, Any]]:
     print(
         "silence: from the end of the caller's question to the next thing heard (the holding"
         "\nline or the agent's voice); the replayed caller's end of turn takes up to 2.5 s to be"
-        "\nsure (docs/replay.md), which is in these figures. past limit: the same call limited to"
+        "\nsure (docs/replay.md), which is in these figures. sure turn: the silence again with the"
+        f"\nend-of-turn wait fixed at {SURE:g} s (a turn the model is sure of): the fault's part."
+        "\npast limit: the same call limited to"
         f"\n{LIMIT:g} s (while the fault holds the answer), from the limit to the hang-up, the"
         "\nmax-duration message included; '-': the limit did not end the call."
     )
