@@ -9,6 +9,8 @@ install_clock_hook()
 
 import copy  # noqa: E402
 import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -31,3 +33,14 @@ def full_call() -> dict[str, Any]:
 @pytest.fixture
 def minimal_assistant() -> dict[str, Any]:
     return {"prompt": "You are a helpful agent."}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``agent-runtime ARGS`` run as a newcomer runs it, from the repository's root."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent_runtime.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )

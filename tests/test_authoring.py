@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +12,9 @@ import soundfile
 
 from agent_runtime.offline_tts import SAMPLE_RATE, espeak_voice
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent_runtime.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
 
 
 def test_a_call_made_from_a_script_replays_and_passes_its_check(tmp_path: Path) -> None:
@@ -52,7 +40,7 @@ def test_a_call_made_from_a_script_replays_and_passes_its_check(tmp_path: Path) 
     }
     (tmp_path / "script.json").write_text(json.dumps(script))
     folder = tmp_path / "made"
-    made = _cli("make-call", str(tmp_path / "script.json"), "--out", str(folder))
+    made = run_cli("make-call", str(tmp_path / "script.json"), "--out", str(folder))
     assert made.returncode == 0, made.stderr
     stt = json.loads((folder / "stt.json").read_text())["utterances"]
     assert [u["text"] for u in stt] == [
@@ -63,7 +51,7 @@ def test_a_call_made_from_a_script_replays_and_passes_its_check(tmp_path: Path) 
     assert stt[1]["end"] - stt[1]["start"] < padded.size / rate - 0.9
     audio, line_rate = soundfile.read(str(folder / "caller.wav"))
     assert line_rate == 8000 and soundfile.info(str(folder / "caller.wav")).subtype == "ULAW"
-    replayed = _cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "out"))
+    replayed = run_cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "out"))
     assert replayed.returncode == 0, replayed.stderr
     assert "CHECK OK" in replayed.stderr
     report = json.loads((tmp_path / "out/report.json").read_text())
@@ -80,11 +68,11 @@ def test_a_call_made_from_a_script_replays_and_passes_its_check(tmp_path: Path) 
 def test_a_bad_script_is_a_one_line_error_with_its_path(tmp_path: Path) -> None:
     script = {"call": "missing.json", "lines": [{"caller": "Hi", "agent": "Hello"}]}
     (tmp_path / "script.json").write_text(json.dumps(script))
-    made = _cli("make-call", str(tmp_path / "script.json"), "--out", str(tmp_path / "made"))
+    made = run_cli("make-call", str(tmp_path / "script.json"), "--out", str(tmp_path / "made"))
     assert made.returncode == 1
     assert "$.lines[0]: " in made.stderr and "exactly one of caller, agent or tool" in made.stderr
     assert "Traceback" not in made.stderr
     script["lines"] = [{"caller": "Hi"}]
     (tmp_path / "script.json").write_text(json.dumps(script))
-    made = _cli("make-call", str(tmp_path / "script.json"), "--out", str(tmp_path / "made"))
+    made = run_cli("make-call", str(tmp_path / "script.json"), "--out", str(tmp_path / "made"))
     assert made.returncode == 1 and "$.call: " in made.stderr and "missing.json" in made.stderr

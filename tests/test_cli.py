@@ -7,17 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import FIXTURES, ROOT
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent_runtime.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+from .conftest import FIXTURES, run_cli
 
 
 def test_importing_the_cli_loads_no_livekit_module() -> None:
@@ -28,7 +18,7 @@ def test_importing_the_cli_loads_no_livekit_module() -> None:
 
 
 def test_replay_prints_the_report_and_checks_it(tmp_path: Path) -> None:
-    run = _cli(
+    run = run_cli(
         "replay",
         str(FIXTURES / "calls/end_call"),
         "--fast",
@@ -52,13 +42,13 @@ def test_replay_check_fails_on_a_mismatch(tmp_path: Path) -> None:
     expect = json.loads((folder / "expect.json").read_text())
     expect["ended_by"] = "agent"
     (folder / "expect.json").write_text(json.dumps(expect))
-    run = _cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "out"))
+    run = run_cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "out"))
     assert run.returncode == 1
     assert "MISMATCH ended_by: expected 'agent', got 'user'" in run.stderr
 
 
 def test_replay_shows_the_call_as_it_happens_then_a_summary(tmp_path: Path) -> None:
-    run = _cli("replay", str(FIXTURES / "calls/end_call"), "--fast", "--out", str(tmp_path))
+    run = run_cli("replay", str(FIXTURES / "calls/end_call"), "--fast", "--out", str(tmp_path))
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     rows, times = report["transcript"], report["runtime"]["transcript_at"]
@@ -75,10 +65,10 @@ def test_replay_shows_the_call_as_it_happens_then_a_summary(tmp_path: Path) -> N
 
 
 def test_version_and_options_after_the_command() -> None:
-    version = _cli("--version")
+    version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("agent-runtime 0.")
     assert "livekit-agents 1.8" in version.stdout
-    after = _cli("check-config", str(FIXTURES / "calls/end_call/call.json"), "-v")
+    after = run_cli("check-config", str(FIXTURES / "calls/end_call/call.json"), "-v")
     assert after.returncode == 0, after.stderr
 
 
@@ -95,12 +85,12 @@ def _one_line_error(run: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_replay_names_what_is_missing_in_its_folder(tmp_path: Path) -> None:
-    err = _one_line_error(_cli("replay", str(tmp_path / "nowhere"), "--fast"))
+    err = _one_line_error(run_cli("replay", str(tmp_path / "nowhere"), "--fast"))
     assert "nowhere: no such folder" in err
     folder = _folder(tmp_path)
     for name in ("stt.json", "llm.json", "caller.json", "expect.json"):
         (folder / name).unlink()
-    err = _one_line_error(_cli("replay", str(folder), "--fast"))
+    err = _one_line_error(run_cli("replay", str(folder), "--fast"))
     assert "stt.json: missing" in err and "llm.json: missing" in err
     assert "caller.json" not in err  # optional
 
@@ -110,7 +100,7 @@ def test_replay_names_the_file_and_path_of_a_malformed_part(tmp_path: Path) -> N
     (folder / "expect.json").write_text('{"endreason": "user_hangup", "transcript": [{"rol": 1}]}')
     (folder / "stt.json").write_text('{"utterances": [}')
     (folder / "caller.wav").write_bytes(b"RIFF not audio")
-    err = _one_line_error(_cli("replay", str(folder), "--fast"))
+    err = _one_line_error(run_cli("replay", str(folder), "--fast"))
     assert "expect.json $.endreason" in err
     assert "expect.json $.transcript[0].rol" in err
     assert "stt.json: is not JSON" in err and "line 1" in err
@@ -124,7 +114,7 @@ def test_an_unmatched_llm_request_is_named_and_fails_the_check(tmp_path: Path) -
         a for a in script["answers"] if a["when"].get("user_contains") != "Goodbye"
     ]
     (folder / "llm.json").write_text(json.dumps(script))
-    run = _cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "out"))
+    run = run_cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "out"))
     assert run.returncode == 1
     assert "MISSING llm.json has no answer for LLM request" in run.stderr
     assert "after the caller said" in run.stderr and "Goodbye" in run.stderr

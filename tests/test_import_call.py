@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, run_cli
 
 SECRET = "crm-live-7f3a9c2e"
 """The order_status call's CRM token: a prompt variable its tool's header uses."""
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent_runtime.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
 
 
 def _heard(report: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -36,13 +24,13 @@ def _heard(report: dict[str, Any]) -> list[tuple[Any, ...]]:
 def _round_trip(tmp_path: Path, fixture: str, *, capture: bool = True) -> tuple[Path, Path]:
     first = tmp_path / "first"
     args = ["--capture"] if capture else []
-    ran = _cli("replay", str(FIXTURES / "calls" / fixture), "--fast", "--out", str(first), *args)
+    ran = run_cli("replay", str(FIXTURES / "calls" / fixture), "--fast", "--out", str(first), *args)
     assert ran.returncode == 0, ran.stderr
     folder = tmp_path / "imported"
     extra = [] if capture else ["--call", str(FIXTURES / "calls" / fixture / "call.json")]
-    imported = _cli("import-call", str(first), "--out", str(folder), *extra)
+    imported = run_cli("import-call", str(first), "--out", str(folder), *extra)
     assert imported.returncode == 0, imported.stderr
-    again = _cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "again"))
+    again = run_cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "again"))
     assert again.returncode == 0, again.stderr
     assert "CHECK OK" in again.stderr
     return first, tmp_path / "again"
@@ -80,7 +68,7 @@ def test_a_call_without_capture_imports_with_its_config(tmp_path: Path) -> None:
 
 def test_import_names_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "call").mkdir()
-    run = _cli("import-call", str(tmp_path / "call"), "--out", str(tmp_path / "out"))
+    run = run_cli("import-call", str(tmp_path / "call"), "--out", str(tmp_path / "out"))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     for missing in ("report.json: missing", "recording.wav: missing", "capture.json: missing"):
         assert missing in run.stderr

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
+
+from .recorded_output import add_output_arguments, write_recorded_call
 
 
 def add_parser(commands: Any) -> None:
@@ -19,30 +20,16 @@ def add_parser(commands: Any) -> None:
         "--call. expect.json is drawn from what happened: edit it into the regression test.",
     )
     parser.add_argument("call_dir", help="the call's folder (report.json, recording.wav...)")
-    parser.add_argument("--out", required=True, help="the recorded call folder to write")
     parser.add_argument("--call", help="the call config, when the call was not captured")
-    parser.add_argument(
-        "--force", action="store_true", help="write into a folder that already has files"
-    )
+    add_output_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Import the call; return the exit code."""
-    from ..errors import AgentRuntimeError
     from ..replay.import_call import import_call
 
-    out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        print(f"error: {out} is not empty (--force writes into it)", file=sys.stderr)
-        return 1
-    try:
-        written = import_call(
-            Path(args.call_dir), out, config=Path(args.call) if args.call else None
-        )
-    except AgentRuntimeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {out}: {', '.join(written)}")
-    print(f"replay it: agent-runtime replay {out} --fast --check")
-    return 0
+    config = Path(args.call) if args.call else None
+    return write_recorded_call(
+        args, lambda out: import_call(Path(args.call_dir), out, config=config)
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
+
+from .recorded_output import add_output_arguments, write_recorded_call
 
 
 def add_parser(commands: Any) -> None:
@@ -19,27 +20,12 @@ def add_parser(commands: Any) -> None:
         "format is in docs/replay.md.",
     )
     parser.add_argument("script", help="the call script (JSON)")
-    parser.add_argument("--out", required=True, help="the recorded call folder to write")
-    parser.add_argument(
-        "--force", action="store_true", help="write into a folder that already has files"
-    )
+    add_output_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Make the recorded call; return the exit code."""
-    from ..errors import AgentRuntimeError
     from ..replay.authoring import make_recorded_call
 
-    folder = Path(args.out)
-    if folder.is_dir() and any(folder.iterdir()) and not args.force:
-        print(f"error: {folder} is not empty (--force writes into it)", file=sys.stderr)
-        return 1
-    try:
-        written = make_recorded_call(Path(args.script), folder)
-    except AgentRuntimeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {folder}: {', '.join(written)}")
-    print(f"replay it: agent-runtime replay {folder} --fast --check")
-    return 0
+    return write_recorded_call(args, lambda out: make_recorded_call(Path(args.script), out))
