@@ -68,8 +68,10 @@ ANSWER_WAIT = 3.0
 """The longest any implementation is expected to take to start answering."""
 TAIL = 7.0
 """The caller hangs up this long after the last turn's speech."""
-MERGE_GAP = 0.1
-"""Voiced frames this close together are one stretch (the voice's own gaps between words)."""
+MERGE_GAP = 0.3
+"""Voiced frames this close together are one stretch: the voice's own gaps between words
+and after commas, and an event loop held up for a moment, are no stop; a paused or cut
+answer is silent for longer."""
 
 
 def answer_seconds(text: str) -> float:
@@ -322,6 +324,8 @@ class CallPlayed:
     impl: str
     folder: str
     voice: list[list[float]]
+    commits: list[float] = field(default_factory=list)
+    """When the session committed each caller turn (its end-of-turn decision)."""
     settings: dict[str, Any] = field(default_factory=dict)
     late_frames: int = 0
 
@@ -378,10 +382,16 @@ async def play_ours(job: CallJob) -> CallPlayed:
             transcriber=stt,
         )
     zero = media.caller_audio.started_at_wall or 0.0
+    commits = [
+        round(row.user_stopped_speaking + row.end_of_turn_delay - result.caller_offset, 3)
+        for row in result.call.report.runtime.latency
+        if row.end_of_turn_delay is not None
+    ]
     return CallPlayed(
         "ours",
         job.folder,
         timeline.on_clock(zero),
+        sorted(commits),
         settings,
         result.call.output_stats.late_frames,
     )
@@ -389,7 +399,8 @@ async def play_ours(job: CallJob) -> CallPlayed:
 
 async def play_bare(job: CallJob) -> CallPlayed:
     """Play ``job`` through a plain ``AgentSession`` with the framework's defaults."""
-    from livekit.agents import Agent, AgentSession, utils
+    from livekit.agents import Agent, AgentSession, llm, utils
+    from livekit.agents.voice.events import ConversationItemAddedEvent
     from livekit.plugins import openai
 
     from agent_runtime.offline_tts import OfflineTTS
@@ -425,9 +436,22 @@ async def play_bare(job: CallJob) -> CallPlayed:
     )
     server = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
     output = HeardOutput()
+    commits: list[float] = []
+
+    def on_item(ev: ConversationItemAddedEvent) -> None:
+        if isinstance(ev.item, llm.ChatMessage) and ev.item.role == "user":
+            metrics = ev.item.metrics or {}
+            stopped, delay = metrics.get("stopped_speaking_at"), metrics.get("end_of_turn_delay")
+            if stopped is not None and delay is not None:
+                commits.append(stopped + delay)
+
     async with utils.http_context.open(), serve(server.app) as base_url:
-        llm = openai.LLM(model=server.model, base_url=f"{base_url}/v1", api_key="bench")
-        session: AgentSession = AgentSession(stt=stt, llm=llm, tts=OfflineTTS(engine="synthetic"))
+        session: AgentSession = AgentSession(
+            stt=stt,
+            llm=openai.LLM(model=server.model, base_url=f"{base_url}/v1", api_key="bench"),
+            tts=OfflineTTS(engine="synthetic"),
+        )
+        session.on("conversation_item_added", on_item)
         session.input.audio = caller
         session.output.audio = output
         output.start()
@@ -441,7 +465,10 @@ async def play_bare(job: CallJob) -> CallPlayed:
     model = getattr(detector, "model", None)
     if isinstance(model, str):
         settings["model"] = model
-    return CallPlayed("bare", job.folder, timeline.on_clock(zero), settings, output.late_frames)
+    on_clock = sorted(round(c - zero, 3) for c in commits)
+    return CallPlayed(
+        "bare", job.folder, timeline.on_clock(zero), on_clock, settings, output.late_frames
+    )
 
 
 def _job_main(

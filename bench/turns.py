@@ -73,6 +73,8 @@ class TurnResult:
     category: str
     latency: float | None = None
     """End of speech -> first agent audio; None: not answered before the next turn."""
+    decided: float | None = None
+    """End of speech -> the session committed the turn (the end-of-turn decision)."""
     pauses: int = 0
     pauses_cut: int = 0
     cut: bool = False
@@ -93,12 +95,18 @@ class ImplResult:
     settings: dict[str, object] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     late_frames: int = 0
+    calls: list[dict[str, object]] = field(default_factory=list)
+    """Per call: its turns' placement, the agent's voice and the commits (for a look)."""
 
 
 def measure_turn(
-    turn: PlacedTurn, next_start: float, voice: Sequence[Sequence[float]]
+    turn: PlacedTurn,
+    next_start: float,
+    voice: Sequence[Sequence[float]],
+    commits: Sequence[float] = (),
 ) -> TurnResult:
-    """An answered turn's figures from the agent's voice stretches ``[start, end]``."""
+    """A turn's figures from the agent's voice stretches ``[start, end]`` and the session's
+    turn commits."""
     result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
     starts = [s[0] for s in voice]
     result.cut = any(turn.speech_start + CUT_GRACE < s < turn.speech_end for s in starts)
@@ -109,7 +117,11 @@ def measure_turn(
         if any(begin <= s < until for s in starts):
             result.pauses_cut += 1
     answer = next((s for s in starts if turn.speech_end < s < next_start), None)
-    result.latency = None if answer is None else round(answer - turn.speech_end, 3)
+    if answer is not None:
+        result.latency = round(answer - turn.speech_end, 3)
+        decided = [c for c in commits if turn.speech_start < c <= answer + 1e-3]
+        if decided:
+            result.decided = round(decided[-1] - turn.speech_end, 3)
     return result
 
 
@@ -148,7 +160,7 @@ def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) ->
                 if number + 1 < len(call.turns)
                 else call.hangup_at
             )
-            results.append(measure_turn(turn, following, played.voice))
+            results.append(measure_turn(turn, following, played.voice, played.commits))
         else:
             results.append(measure_overlap(turn, answer_length, played.voice))
     return results
@@ -160,12 +172,14 @@ def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) ->
 def _row(label: str, turns: Sequence[TurnResult]) -> list[str]:
     regular = [t for t in turns if t.kind == "turn"]
     latencies = [t.latency for t in regular if t.latency is not None]
+    decided = [t.decided for t in regular if t.decided is not None]
     paused = [t for t in regular if t.pauses]
     return [
         label,
         f"{len(latencies)}/{len(regular)}",
         ms(percentile(latencies, 50)),
         ms(percentile(latencies, 95)),
+        ms(percentile(decided, 50)),
         f"{sum(t.cut for t in regular)}",
         f"{sum(t.cut for t in paused)}/{len(paused)}",
         f"{sum(t.pauses_cut for t in regular)}/{sum(t.pauses for t in regular)}",
@@ -218,12 +232,16 @@ def summary(results: Sequence[ImplResult]) -> str:
                 "answered",
                 "answer p50",
                 "answer p95",
+                "decided p50",
                 "turns cut",
                 "paused turns cut",
                 "pauses cut",
             ],
             rows,
         ),
+        "answer: end of the turn's speech -> first agent audio; decided: -> the session"
+        " committed the turn (its end-of-turn decision); cut: agent audio started while the"
+        " caller was still speaking",
         "",
         table(
             [
@@ -290,7 +308,11 @@ def run(
             played, errors = run_calls(jobs, timeout=longest + 180)
             result = ImplResult(impl, errors=errors)
             for call in played:
-                result.turns += measure_call(by_name[Path(call.folder).name], call, answer_length)
+                plan = by_name[Path(call.folder).name]
+                result.turns += measure_call(plan, call, answer_length)
+                result.calls.append(
+                    {"plan": asdict(plan), "voice": call.voice, "commits": call.commits}
+                )
                 result.settings = call.settings
                 result.late_frames += call.late_frames
             result.turns.sort(key=lambda t: t.index)

@@ -148,9 +148,9 @@ def test_voice_frames_close_together_are_one_stretch() -> None:
     for n in range(5):
         timeline.frame(100.0 + n * 0.02, 0.02, voiced=True)
     timeline.frame(100.1, 0.02, voiced=False)
-    timeline.frame(100.16, 0.02, voiced=True)  # a word gap: the same stretch
-    timeline.frame(100.6, 0.02, voiced=True)  # a pause: a new one
-    assert timeline.on_clock(100.0) == [[0.0, 0.18], [0.6, 0.62]]
+    timeline.frame(100.3, 0.02, voiced=True)  # a word gap: the same stretch
+    timeline.frame(100.8, 0.02, voiced=True)  # a pause: a new one
+    assert timeline.on_clock(100.0) == [[0.0, 0.32], [0.8, 0.82]]
 
 
 # -- the STT stand-in ----------------------------------------------------------------------------
@@ -173,9 +173,10 @@ def test_the_stt_sends_words_as_spoken_and_the_final_transcript_late() -> None:
 
 def test_agent_audio_in_a_pause_is_a_cut_off() -> None:
     turn = _turn([[10.0, 11.0], [12.0, 13.0]])
-    result = measure_turn(turn, 20.0, [[11.6, 12.4], [13.5, 14.0]])
+    result = measure_turn(turn, 20.0, [[11.6, 12.4], [13.5, 14.0]], commits=[11.5, 13.3])
     assert result.cut and result.pauses == 1 and result.pauses_cut == 1
     assert result.latency == pytest.approx(0.5)
+    assert result.decided == pytest.approx(0.3)  # the last commit before the answer
 
 
 def test_latency_runs_from_the_end_of_speech_to_the_first_agent_audio() -> None:
