@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 import soundfile
+from livekit import rtc
 
 from bench.callees import _Speaker
 from bench.turn_calls import (
@@ -22,7 +24,7 @@ from bench.turn_calls import (
 )
 from bench.turn_form import TurnEntry, TurnSetError, load, read_audio, segment_times, write
 from bench.turn_set import PAUSE_RANGE, render_line
-from bench.turn_stt import Stretch, releases, word_ends
+from bench.turn_stt import StreamingStandInSTT, Stretch, releases, word_ends
 from bench.turn_texts import HELDOUT, TUNE, Line
 from bench.turns import ImplResult, measure_call, measure_overlap, measure_turn, summary
 
@@ -166,6 +168,39 @@ def test_the_stt_sends_words_as_spoken_and_the_final_transcript_late() -> None:
     assert [r.text for r in interim] == ["my", "my number"]
     assert interim[0].at == pytest.approx(ends[0] + 0.2)
     assert [(r.text, r.at) for r in finals] == [("my number is", 2.4), ("four", 3.9)]
+
+
+async def _transcripts(
+    stretches: list[Stretch], skip: tuple[float, float]
+) -> list[tuple[str, str]]:
+    """What the stand-in sends for 3 s of audio pushed in 20 ms frames, but for ``skip``."""
+    position = [0.0]
+    engine = StreamingStandInSTT(stretches, lambda: position[0])
+    stream = engine.stream()
+    silence = rtc.AudioFrame(bytes(320), 8000, 1, 160)
+    for _ in range(150):
+        position[0] = round(position[0] + 0.02, 2)
+        if not skip[0] < position[0] <= skip[1]:
+            stream.push_frame(silence)
+            await asyncio.sleep(0.001)  # the stream reads the playhead as the frame arrives
+    stream.end_input()
+    sent = [(event.type.value, event.alternatives[0].text) async for event in stream]
+    await stream.aclose()
+    return sent
+
+
+async def test_the_stt_stream_follows_the_playhead_and_skips_audio_it_did_not_get() -> None:
+    stretches = [Stretch(0.5, 1.2, "my number is"), Stretch(2.0, 2.4, "four")]
+    heard = await _transcripts(stretches, skip=(0.0, 0.0))
+    assert heard == [
+        ("interim_transcript", "my"),
+        ("interim_transcript", "my number"),
+        ("final_transcript", "my number is"),
+        ("final_transcript", "four"),
+    ]
+    # the session discarded the first stretch's audio: it is not transcribed
+    missed = await _transcripts(stretches, skip=(0.4, 1.3))
+    assert missed == [("final_transcript", "four")]
 
 
 # -- the measurements ----------------------------------------------------------------------------
