@@ -130,7 +130,8 @@ def deal(entries: Sequence[TurnEntry], calls: int) -> list[list[int]]:
     """Entry indices per call: turns dealt in turn, each overlap after a one-stretch turn.
 
     Backchannels and interruptions are dealt in turn too, each after a turn of its call that
-    is one stretch of speech (the long answer is keyed on its words), spread over the call.
+    is one stretch of speech, of three words or more where there is one (the long answer is
+    keyed on its words), in the middle of the call.
     """
     turns = [i for i, e in enumerate(entries) if e.kind == "turn"]
     overlaps = [i for i, e in enumerate(entries) if e.kind != "turn"]
@@ -148,6 +149,8 @@ def deal(entries: Sequence[TurnEntry], calls: int) -> list[list[int]]:
         ]
         if not hosts:
             raise ValueError("a backchannel or interruption has no one-stretch turn to follow")
+        worded = [p for p in hosts if len(entries[order[p]].text.split()) >= 3]
+        hosts = worded or hosts  # a longer text keys the long answer unambiguously
         host = hosts[len(hosts) // 2]
         order.insert(host + 1, index)
     return [d for d in dealt if d]
