@@ -36,9 +36,9 @@ import os
 import queue
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,9 @@ from agent_runtime.offline_tts import SAMPLE_RATE, synthetic_voice
 
 from .turn_form import TurnEntry, read_audio, segment_times
 from .turn_stt import FINAL_DELAY, INTERIM_DELAY, Stretch
+
+if TYPE_CHECKING:
+    from agent_runtime.call.session import TurnOptions
 
 SHORT_ANSWER = "All right I can help with that."
 LONG_ANSWER = (
@@ -333,18 +336,23 @@ class CallPlayed:
     late_frames: int = 0
 
 
-def ours_settings() -> dict[str, Any]:
+def worker_turn_options() -> TurnOptions:
     """The worker's turn-taking settings, as it reads them from the environment."""
     from agent_runtime.call.settings import CallSettings
 
-    return asdict(CallSettings.from_env(os.environ).turn())
+    return CallSettings.from_env(os.environ).turn()
+
+
+def shown(options: object) -> dict[str, Any]:
+    """A dataclass's fields for the printout (values JSON can carry, others as text)."""
+    values = {f.name: getattr(options, f.name) for f in fields(options)}  # type: ignore[arg-type]
+    return {k: v if isinstance(v, bool | int | float | str) else repr(v) for k, v in values.items()}
 
 
 async def play_ours(job: CallJob) -> CallPlayed:
     """Play ``job`` through the production runtime."""
     from livekit.agents import utils
 
-    from agent_runtime.call.session import TurnOptions
     from agent_runtime.offline_tts import OfflineTTS
     from agent_runtime.replay.media import ReplayMedia, ReplaySink
     from agent_runtime.replay.recorded_call import RecordedCall
@@ -375,12 +383,12 @@ async def play_ours(job: CallJob) -> CallPlayed:
         interim_delay=job.interim_delay,
         final_delay=job.final_delay,
     )
-    settings = ours_settings()
+    turn = worker_turn_options()
     async with utils.http_context.open():
         result = await replay(
             recorded,
             voice=OfflineTTS(engine="synthetic"),
-            turn=TurnOptions(**settings),
+            turn=turn,
             media=media,
             transcriber=stt,
         )
@@ -395,7 +403,7 @@ async def play_ours(job: CallJob) -> CallPlayed:
         job.folder,
         timeline.on_clock(zero),
         sorted(commits),
-        settings,
+        shown(turn),
         result.call.output_stats.late_frames,
     )
 
