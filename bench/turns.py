@@ -97,6 +97,8 @@ class ImplResult:
     late_frames: int = 0
     calls: list[dict[str, object]] = field(default_factory=list)
     """Per call: its turns' placement, the agent's voice and the commits (for a look)."""
+    expected: int = 0
+    """Turns in the set (the figures miss the turns of a call that failed)."""
 
 
 def measure_turn(
@@ -126,13 +128,13 @@ def measure_turn(
 
 
 def measure_overlap(
-    turn: PlacedTurn, answer_length: float, voice: Sequence[Sequence[float]]
+    turn: PlacedTurn, answer_from: float, answer_length: float, voice: Sequence[Sequence[float]]
 ) -> TurnResult:
     """A backchannel's or interruption's figures: was the agent speaking, did it stop.
 
-    The agent's answer (``answer_length`` s of voice) was stopped when the stretch of voice
-    under the caller's speech ends before the answer's full length; a stretch that began
-    inside a pause of the answer (it resumed) counts from the answer's start.
+    The agent's answer to the turn before (``answer_length`` s of voice, started after
+    ``answer_from``) was stopped when the stretch of voice under the caller's speech ends
+    before all of the answer was heard (a pause it resumed from counts as a stop too).
     """
     result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
     begin = turn.speech_start
@@ -140,12 +142,12 @@ def measure_overlap(
     if under is None:
         return result
     result.over_speech = True
-    started = under[0]
-    for earlier in reversed([s for s in voice if s[1] <= under[0]]):
-        if started - earlier[1] > 1.0 or started - earlier[0] >= answer_length:
-            break
-        started = earlier[0]  # a pause inside the same answer (the agent resumed)
-    if under[1] < started + answer_length - STOP_TOLERANCE:
+    heard = sum(
+        min(end, under[1]) - max(start, answer_from)
+        for start, end in voice
+        if end > answer_from and start <= under[0]
+    )
+    if heard < answer_length - STOP_TOLERANCE:
         result.stopped_after = round(under[1] - begin, 3)
     return result
 
@@ -162,7 +164,8 @@ def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) ->
             )
             results.append(measure_turn(turn, following, played.voice, played.commits))
         else:
-            results.append(measure_overlap(turn, answer_length, played.voice))
+            answer_from = call.turns[number - 1].speech_end if number else 0.0
+            results.append(measure_overlap(turn, answer_from, answer_length, played.voice))
     return results
 
 
@@ -261,6 +264,11 @@ def summary(results: Sequence[ImplResult]) -> str:
         lines.append(f"{result.impl} settings: {shown}")
         if result.late_frames:
             lines.append(f"{result.impl}: {result.late_frames} late output frames (overload)")
+        if len(result.turns) < result.expected:
+            lines.append(
+                f"{result.impl}: only {len(result.turns)} of {result.expected} turns measured"
+                " (a call failed: its turns are missing from the figures)"
+            )
         for error in result.errors:
             lines.append(f"{result.impl} error: {error}")
     return "\n".join(lines)
@@ -306,7 +314,7 @@ def run(
                 for c in planned
             ]
             played, errors = run_calls(jobs, timeout=longest + 180)
-            result = ImplResult(impl, errors=errors)
+            result = ImplResult(impl, errors=errors, expected=len(entries))
             for call in played:
                 plan = by_name[Path(call.folder).name]
                 result.turns += measure_call(plan, call, answer_length)

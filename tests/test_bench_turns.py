@@ -226,16 +226,19 @@ def test_latency_runs_from_the_end_of_speech_to_the_first_agent_audio() -> None:
 
 def test_a_backchannel_the_agent_talks_through_is_not_a_stop() -> None:
     backchannel = _turn([[20.0, 20.5]], kind="backchannel")
-    assert measure_overlap(backchannel, 12.0, [[15.0, 27.0]]).stopped_after is None
-    paused = measure_overlap(backchannel, 12.0, [[15.0, 20.6], [22.0, 28.4]])
+    assert measure_overlap(backchannel, 14.0, 12.0, [[15.0, 27.0]]).stopped_after is None
+    paused = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 28.4]])
     assert paused.over_speech and paused.stopped_after == pytest.approx(0.6)
-    silent = measure_overlap(backchannel, 12.0, [[8.0, 14.0]])
+    # an answer that paused earlier and resumed, then played to its end under it
+    resumed = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 18.0], [19.5, 28.5]])
+    assert resumed.over_speech and resumed.stopped_after is None
+    silent = measure_overlap(backchannel, 14.0, 12.0, [[8.0, 14.0]])
     assert not silent.over_speech and silent.stopped_after is None
 
 
 def test_an_interruption_is_timed_to_the_agent_stopping() -> None:
     interruption = _turn([[30.0, 31.5]], kind="interruption", index=1)
-    result = measure_overlap(interruption, 12.0, [[25.0, 30.25], [32.0, 33.0]])
+    result = measure_overlap(interruption, 24.0, 12.0, [[25.0, 30.25], [32.0, 33.0]])
     assert result.stopped_after == pytest.approx(0.25)
 
 
@@ -246,8 +249,9 @@ def test_the_summary_counts_each_implementation_and_family() -> None:
         30.0,
     )
     played = CallPlayed("ours", "call_1", [[11.6, 12.4], [13.5, 22.0]])
-    result = ImplResult("ours", measure_call(call, played, 12.0))
+    result = ImplResult("ours", measure_call(call, played, 12.0), expected=3)
     text = summary([result])
+    assert "only 2 of 3 turns measured" in text  # a third turn's call failed
     assert "ours, all" in text
     row = next(line for line in text.splitlines() if line.startswith("ours, all"))
     assert row.split()[2:4] == ["1/1", "500"]  # answered, p50 in ms
