@@ -41,17 +41,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .common import machine, ms, percentile, table
-from .turn_calls import (
-    LONG_ANSWER,
-    CallJob,
-    CallPlayed,
-    PlacedTurn,
-    PlannedCall,
-    answer_seconds,
-    run_calls,
-    write_calls,
-)
+from .turn_calls import LONG_ANSWER, PlacedTurn, PlannedCall, answer_seconds, write_calls
 from .turn_form import TurnSetError, load
+from .turn_play import CallJob, CallPlayed, run_calls
 from .turn_stt import FINAL_DELAY, INTERIM_DELAY
 
 CUT_GRACE = 0.2

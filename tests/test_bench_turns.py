@@ -15,14 +15,13 @@ from bench.turn_calls import (
     GAP,
     LEAD_IN,
     OVERLAP_AFTER,
-    CallPlayed,
     PlacedTurn,
     PlannedCall,
-    VoiceTimeline,
     deal,
     plan_calls,
 )
 from bench.turn_form import TurnEntry, TurnSetError, load, read_audio, segment_times, write
+from bench.turn_play import CallPlayed, VoiceTimeline
 from bench.turn_set import PAUSE_RANGE, render_line
 from bench.turn_stt import StreamingStandInSTT, Stretch, releases, word_ends
 from bench.turn_texts import HELDOUT, TUNE, Line
