@@ -1,4 +1,4 @@
-"""The calls of the turn-taking benchmark: a turn set laid out on call timelines, and played.
+"""The calls of the turn-taking benchmark: a turn set laid out on call timelines.
 
 ``plan_calls`` deals the turns of a set to a few concurrent calls and places them on each
 call's caller-audio clock: the first after the greeting, each turn's speech ``gap`` seconds
@@ -10,33 +10,13 @@ the next turn waits until that answer is surely over.
 ``write_call`` turns a planned call into a recorded-call folder (``docs/replay.md``): the
 caller audio, the instant LLM's script (a fixed short answer; the long answer to a turn that
 is followed by a backchannel or an interruption), and the caller's hang-up.
-
-``run_calls`` plays calls at real speed, a process per call as the worker runs them (forked
-from a server preloaded as our worker's, ``bench/jobs.py``), all at once:
-
-- ``ours``: the production runtime (``agent_runtime.replay``: the ``CallRunner`` with the
-  worker's turn-taking settings, ``CallSettings`` from the environment as the worker reads it);
-- ``bare``: a plain livekit-agents ``AgentSession(stt=..., llm=..., tts=...)`` with the
-  framework's defaults for everything else: its local VAD, its default end-of-turn model
-  (``inference.TurnDetector()``, ``v1-mini`` offline), its endpointing and interruption
-  settings and echo-cancellation warm-up.
-
-Both hear the same caller audio, get the same streaming STT stand-in (``turn_stt.py``), the
-same instant LLM and the same instant synthetic voice; both report when the caller heard
-agent voice (stretches of voiced 20 ms frames at the output, on the caller-audio clock).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import multiprocessing
-import multiprocessing.synchronize
-import os
-import queue
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +28,7 @@ from livekit import rtc
 from agent_runtime.offline_tts import SAMPLE_RATE, synthetic_voice
 
 from .turn_form import TurnEntry, read_audio, segment_times
-from .turn_stt import FINAL_DELAY, INTERIM_DELAY, Stretch
+from .turn_stt import FINAL_DELAY, Stretch
 
 SHORT_ANSWER = "All right I can help with that."
 LONG_ANSWER = (
@@ -68,8 +48,6 @@ ANSWER_WAIT = 3.0
 """The longest any implementation is expected to take to start answering."""
 TAIL = 7.0
 """The caller hangs up this long after the last turn's speech."""
-MERGE_GAP = 0.1
-"""Voiced frames this close together are one stretch (the voice's own gaps between words)."""
 
 
 def answer_seconds(text: str) -> float:
@@ -128,7 +106,8 @@ def deal(entries: Sequence[TurnEntry], calls: int) -> list[list[int]]:
     """Entry indices per call: turns dealt in turn, each overlap after a one-stretch turn.
 
     Backchannels and interruptions are dealt in turn too, each after a turn of its call that
-    is one stretch of speech (the long answer is keyed on its words), spread over the call.
+    is one stretch of speech, of three words or more where there is one (the long answer is
+    keyed on its words), in the middle of the call.
     """
     turns = [i for i, e in enumerate(entries) if e.kind == "turn"]
     overlaps = [i for i, e in enumerate(entries) if e.kind != "turn"]
@@ -146,6 +125,8 @@ def deal(entries: Sequence[TurnEntry], calls: int) -> list[list[int]]:
         ]
         if not hosts:
             raise ValueError("a backchannel or interruption has no one-stretch turn to follow")
+        worded = [p for p in hosts if len(entries[order[p]].text.split()) >= 3]
+        hosts = worded or hosts  # a longer text keys the long answer unambiguously
         host = hosts[len(hosts) // 2]
         order.insert(host + 1, index)
     return [d for d in dealt if d]
@@ -270,247 +251,3 @@ def write_call(path: Path, call: PlannedCall, audio: npt.NDArray[np.int16], rate
     (path / "llm.json").write_text(json.dumps({"answers": answers}, indent=1))
     (path / "stt.json").write_text(json.dumps({"utterances": utterances}, indent=1))
     (path / "caller.json").write_text(json.dumps({"hangup_at": call.hangup_at}))
-
-
-# -- voice heard ---------------------------------------------------------------------------------
-
-
-class VoiceTimeline:
-    """Stretches of agent voice as the caller heard them, from the frames sent, wall time."""
-
-    def __init__(self) -> None:
-        self.stretches: list[list[float]] = []
-
-    def frame(self, at: float, seconds: float, voiced: bool) -> None:
-        """A frame sent at ``at`` lasting ``seconds``."""
-        if not voiced:
-            return
-        if self.stretches and at - self.stretches[-1][1] <= MERGE_GAP:
-            self.stretches[-1][1] = at + seconds
-        else:
-            self.stretches.append([at, at + seconds])
-
-    def on_clock(self, zero: float) -> list[list[float]]:
-        """The stretches in seconds from ``zero`` (wall time)."""
-        return [[round(a - zero, 3), round(b - zero, 3)] for a, b in self.stretches]
-
-
-def voiced(frame: rtc.AudioFrame) -> bool:
-    """Whether ``frame`` carries sound (the benchmark's calls mix nothing under the voice)."""
-    samples = np.frombuffer(frame.data, dtype=np.int16)
-    return bool(samples.size) and int(np.abs(samples).max()) > 64
-
-
-# -- running the calls ---------------------------------------------------------------------------
-
-
-@dataclass
-class CallJob:
-    """One call to play: with which implementation, and the STT stand-in's timings."""
-
-    impl: str
-    folder: str
-    stretches: list[tuple[float, float, str]]
-    interim_delay: float = INTERIM_DELAY
-    final_delay: float = FINAL_DELAY
-
-
-@dataclass
-class CallPlayed:
-    """What a call did: the agent's voice on the caller-audio clock, and what ran."""
-
-    impl: str
-    folder: str
-    voice: list[list[float]]
-    settings: dict[str, Any] = field(default_factory=dict)
-    late_frames: int = 0
-
-
-def ours_settings() -> dict[str, Any]:
-    """The worker's turn-taking settings, as it reads them from the environment."""
-    from agent_runtime.call.settings import CallSettings
-
-    return asdict(CallSettings.from_env(os.environ).turn())
-
-
-async def play_ours(job: CallJob) -> CallPlayed:
-    """Play ``job`` through the production runtime."""
-    from livekit.agents import utils
-
-    from agent_runtime.call.session import TurnOptions
-    from agent_runtime.offline_tts import OfflineTTS
-    from agent_runtime.replay.media import ReplayMedia, ReplaySink
-    from agent_runtime.replay.recorded_call import RecordedCall
-    from agent_runtime.replay.run import replay
-
-    from .turn_stt import StreamingStandInSTT
-
-    timeline = VoiceTimeline()
-
-    class HeardSink(ReplaySink):
-        async def write(self, frame: rtc.AudioFrame) -> None:
-            timeline.frame(time.time(), frame.duration, voiced(frame))
-
-    class HeardMedia(ReplayMedia):
-        def __init__(self, recorded: RecordedCall) -> None:
-            super().__init__(recorded)
-            self._heard = HeardSink()
-
-        @property
-        def sink(self) -> ReplaySink:
-            return self._heard
-
-    recorded = RecordedCall.load(job.folder)
-    media = HeardMedia(recorded)
-    stt = StreamingStandInSTT(
-        [Stretch(*s) for s in job.stretches],
-        media.playhead,
-        interim_delay=job.interim_delay,
-        final_delay=job.final_delay,
-    )
-    settings = ours_settings()
-    async with utils.http_context.open():
-        result = await replay(
-            recorded,
-            voice=OfflineTTS(engine="synthetic"),
-            turn=TurnOptions(**settings),
-            media=media,
-            transcriber=stt,
-        )
-    zero = media.caller_audio.started_at_wall or 0.0
-    return CallPlayed(
-        "ours",
-        job.folder,
-        timeline.on_clock(zero),
-        settings,
-        result.call.output_stats.late_frames,
-    )
-
-
-async def play_bare(job: CallJob) -> CallPlayed:
-    """Play ``job`` through a plain ``AgentSession`` with the framework's defaults."""
-    from livekit.agents import Agent, AgentSession, utils
-    from livekit.plugins import openai
-
-    from agent_runtime.offline_tts import OfflineTTS
-    from agent_runtime.replay.llm_server import ScriptedLLMServer
-    from agent_runtime.replay.local_server import serve
-    from agent_runtime.replay.media import ReplayAudioInput
-    from agent_runtime.replay.recorded_call import RecordedCall
-
-    from .harness import PacedOutput
-    from .turn_stt import StreamingStandInSTT
-
-    timeline = VoiceTimeline()
-
-    class HeardOutput(PacedOutput):
-        def _next_frame(self) -> bytes:
-            before = self.voice_end
-            chunk = super()._next_frame()
-            timeline.frame(time.time(), 0.02, self.voice_end != before)
-            return chunk
-
-    class Greeter(Agent):
-        async def on_enter(self) -> None:
-            await asyncio.sleep(0.4)
-            self.session.say(GREETING)
-
-    recorded = RecordedCall.load(job.folder)
-    caller = ReplayAudioInput(recorded)
-    stt = StreamingStandInSTT(
-        [Stretch(*s) for s in job.stretches],
-        lambda: caller.position,
-        interim_delay=job.interim_delay,
-        final_delay=job.final_delay,
-    )
-    server = ScriptedLLMServer(recorded.llm, model="gpt-4.1")
-    output = HeardOutput()
-    async with utils.http_context.open(), serve(server.app) as base_url:
-        llm = openai.LLM(model=server.model, base_url=f"{base_url}/v1", api_key="bench")
-        session: AgentSession = AgentSession(stt=stt, llm=llm, tts=OfflineTTS(engine="synthetic"))
-        session.input.audio = caller
-        session.output.audio = output
-        output.start()
-        await session.start(Greeter(instructions="You are Alex at Acme."), record=False)
-        await caller.hung_up.wait()
-        await session.aclose()
-        await output.aclose()
-        detector = session.turn_detection
-    zero = caller.started_at_wall or 0.0
-    settings = {"turn_detection": f"{type(detector).__module__}.{type(detector).__name__}"}
-    model = getattr(detector, "model", None)
-    if isinstance(model, str):
-        settings["model"] = model
-    return CallPlayed("bare", job.folder, timeline.on_clock(zero), settings, output.late_frames)
-
-
-def _job_main(
-    job: CallJob,
-    go: multiprocessing.synchronize.Event,
-    results: multiprocessing.Queue[tuple[str, str]],
-) -> None:
-    """A job process: the worker's prewarm, then the call when told."""
-    import logging
-
-    from .jobs import prewarm
-
-    logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("livekit.agents").setLevel(logging.CRITICAL)
-    prewarm()
-    results.put(("ready", ""))
-    go.wait()
-    play = play_ours if job.impl == "ours" else play_bare
-    try:
-        played = asyncio.run(play(job))
-    except Exception as err:  # reported to the parent, which prints it
-        results.put(("error", f"{job.impl} {Path(job.folder).name}: {type(err).__name__}: {err}"))
-        return
-    results.put(("done", json.dumps(asdict(played))))
-
-
-def run_calls(jobs: Sequence[CallJob], *, timeout: float) -> tuple[list[CallPlayed], list[str]]:
-    """Play ``jobs`` at once, a process each; their outcomes, and the errors."""
-    from .jobs import WORKER_PRELOAD
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_PRELOAD)
-    go = context.Event()
-    results: multiprocessing.Queue[tuple[str, str]] = context.Queue()
-    processes = [
-        context.Process(target=_job_main, args=(job, go, results), daemon=True) for job in jobs
-    ]
-    for process in processes:
-        process.start()
-    played: list[CallPlayed] = []
-    errors: list[str] = []
-    ready = 0
-    deadline = time.monotonic() + timeout
-    try:
-        while len(played) + len(errors) < len(jobs) and time.monotonic() < deadline:
-            try:
-                kind, value = results.get(timeout=2.0)
-            except queue.Empty:
-                dead = sum(1 for p in processes if p.exitcode is not None)
-                if dead == len(processes):
-                    errors.append("the job processes died")
-                    break
-                if not go.is_set() and ready + dead == len(jobs):
-                    go.set()
-                continue
-            if kind == "ready":
-                ready += 1
-                if ready == len(jobs):
-                    go.set()
-            elif kind == "done":
-                played.append(CallPlayed(**json.loads(value)))
-            else:
-                errors.append(value)
-        if len(played) + len(errors) < len(jobs):
-            errors.append(f"{len(jobs) - len(played) - len(errors)} calls did not finish")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-    return played, errors

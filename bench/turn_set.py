@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .callees import _BAND, RATE, Voice, _db, _pink, _Speaker, _to_line
+from .callees import _BAND, RATE, Audio, Voice, _db, _pink, _Speaker, _to_line
 from .turn_form import TurnEntry, TurnSetError, write
 from .turn_texts import LINES, PARTS, Line, Part
 
@@ -74,7 +74,7 @@ def render_line(line: Line, part: Part, index: int, speaker: _Speaker, out_dir: 
     spoken = line.spoken or line.segments
     pauses = [round(rng.uniform(*PAUSE_RANGE), 2) for _ in spoken[1:]]
     at = int(rng.uniform(0.25, 0.5) * RATE)
-    sounds: list[tuple[int, np.ndarray]] = []
+    sounds: list[tuple[int, Audio]] = []
     times: list[list[float]] = []
     for number, text in enumerate(spoken):
         if number:

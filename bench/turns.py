@@ -41,17 +41,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .common import machine, ms, percentile, table
-from .turn_calls import (
-    LONG_ANSWER,
-    CallJob,
-    CallPlayed,
-    PlacedTurn,
-    PlannedCall,
-    answer_seconds,
-    run_calls,
-    write_calls,
-)
+from .turn_calls import LONG_ANSWER, PlacedTurn, PlannedCall, answer_seconds, write_calls
 from .turn_form import TurnSetError, load
+from .turn_play import CallJob, CallPlayed, run_calls
 from .turn_stt import FINAL_DELAY, INTERIM_DELAY
 
 CUT_GRACE = 0.2
@@ -73,6 +65,8 @@ class TurnResult:
     category: str
     latency: float | None = None
     """End of speech -> first agent audio; None: not answered before the next turn."""
+    decided: float | None = None
+    """End of speech -> the session committed the turn (the end-of-turn decision)."""
     pauses: int = 0
     pauses_cut: int = 0
     cut: bool = False
@@ -93,12 +87,20 @@ class ImplResult:
     settings: dict[str, object] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     late_frames: int = 0
+    calls: list[dict[str, object]] = field(default_factory=list)
+    """Per call: its turns' placement, the agent's voice and the commits (for a look)."""
+    expected: int = 0
+    """Turns in the set (the figures miss the turns of a call that failed)."""
 
 
 def measure_turn(
-    turn: PlacedTurn, next_start: float, voice: Sequence[Sequence[float]]
+    turn: PlacedTurn,
+    next_start: float,
+    voice: Sequence[Sequence[float]],
+    commits: Sequence[float] = (),
 ) -> TurnResult:
-    """An answered turn's figures from the agent's voice stretches ``[start, end]``."""
+    """A turn's figures from the agent's voice stretches ``[start, end]`` and the session's
+    turn commits."""
     result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
     starts = [s[0] for s in voice]
     result.cut = any(turn.speech_start + CUT_GRACE < s < turn.speech_end for s in starts)
@@ -109,18 +111,22 @@ def measure_turn(
         if any(begin <= s < until for s in starts):
             result.pauses_cut += 1
     answer = next((s for s in starts if turn.speech_end < s < next_start), None)
-    result.latency = None if answer is None else round(answer - turn.speech_end, 3)
+    if answer is not None:
+        result.latency = round(answer - turn.speech_end, 3)
+        decided = [c for c in commits if turn.speech_start < c <= answer + 1e-3]
+        if decided:
+            result.decided = round(decided[-1] - turn.speech_end, 3)
     return result
 
 
 def measure_overlap(
-    turn: PlacedTurn, answer_length: float, voice: Sequence[Sequence[float]]
+    turn: PlacedTurn, answer_from: float, answer_length: float, voice: Sequence[Sequence[float]]
 ) -> TurnResult:
     """A backchannel's or interruption's figures: was the agent speaking, did it stop.
 
-    The agent's answer (``answer_length`` s of voice) was stopped when the stretch of voice
-    under the caller's speech ends before the answer's full length; a stretch that began
-    inside a pause of the answer (it resumed) counts from the answer's start.
+    The agent's answer to the turn before (``answer_length`` s of voice, started after
+    ``answer_from``) was stopped when the stretch of voice under the caller's speech ends
+    before all of the answer was heard (a pause it resumed from counts as a stop too).
     """
     result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
     begin = turn.speech_start
@@ -128,12 +134,12 @@ def measure_overlap(
     if under is None:
         return result
     result.over_speech = True
-    started = under[0]
-    for earlier in reversed([s for s in voice if s[1] <= under[0]]):
-        if started - earlier[1] > 1.0 or started - earlier[0] >= answer_length:
-            break
-        started = earlier[0]  # a pause inside the same answer (the agent resumed)
-    if under[1] < started + answer_length - STOP_TOLERANCE:
+    heard = sum(
+        min(end, under[1]) - max(start, answer_from)
+        for start, end in voice
+        if end > answer_from and start <= under[0]
+    )
+    if heard < answer_length - STOP_TOLERANCE:
         result.stopped_after = round(under[1] - begin, 3)
     return result
 
@@ -148,9 +154,10 @@ def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) ->
                 if number + 1 < len(call.turns)
                 else call.hangup_at
             )
-            results.append(measure_turn(turn, following, played.voice))
+            results.append(measure_turn(turn, following, played.voice, played.commits))
         else:
-            results.append(measure_overlap(turn, answer_length, played.voice))
+            answer_from = call.turns[number - 1].speech_end if number else 0.0
+            results.append(measure_overlap(turn, answer_from, answer_length, played.voice))
     return results
 
 
@@ -160,12 +167,14 @@ def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) ->
 def _row(label: str, turns: Sequence[TurnResult]) -> list[str]:
     regular = [t for t in turns if t.kind == "turn"]
     latencies = [t.latency for t in regular if t.latency is not None]
+    decided = [t.decided for t in regular if t.decided is not None]
     paused = [t for t in regular if t.pauses]
     return [
         label,
         f"{len(latencies)}/{len(regular)}",
         ms(percentile(latencies, 50)),
         ms(percentile(latencies, 95)),
+        ms(percentile(decided, 50)),
         f"{sum(t.cut for t in regular)}",
         f"{sum(t.cut for t in paused)}/{len(paused)}",
         f"{sum(t.pauses_cut for t in regular)}/{sum(t.pauses for t in regular)}",
@@ -218,12 +227,16 @@ def summary(results: Sequence[ImplResult]) -> str:
                 "answered",
                 "answer p50",
                 "answer p95",
+                "decided p50",
                 "turns cut",
                 "paused turns cut",
                 "pauses cut",
             ],
             rows,
         ),
+        "answer: end of the turn's speech -> first agent audio; decided: -> the session"
+        " committed the turn (its end-of-turn decision); cut: agent audio started while the"
+        " caller was still speaking",
         "",
         table(
             [
@@ -243,6 +256,11 @@ def summary(results: Sequence[ImplResult]) -> str:
         lines.append(f"{result.impl} settings: {shown}")
         if result.late_frames:
             lines.append(f"{result.impl}: {result.late_frames} late output frames (overload)")
+        if len(result.turns) < result.expected:
+            lines.append(
+                f"{result.impl}: only {len(result.turns)} of {result.expected} turns measured"
+                " (a call failed: its turns are missing from the figures)"
+            )
         for error in result.errors:
             lines.append(f"{result.impl} error: {error}")
     return "\n".join(lines)
@@ -288,9 +306,13 @@ def run(
                 for c in planned
             ]
             played, errors = run_calls(jobs, timeout=longest + 180)
-            result = ImplResult(impl, errors=errors)
+            result = ImplResult(impl, errors=errors, expected=len(entries))
             for call in played:
-                result.turns += measure_call(by_name[Path(call.folder).name], call, answer_length)
+                plan = by_name[Path(call.folder).name]
+                result.turns += measure_call(plan, call, answer_length)
+                result.calls.append(
+                    {"plan": asdict(plan), "voice": call.voice, "commits": call.commits}
+                )
                 result.settings = call.settings
                 result.late_frames += call.late_frames
             result.turns.sort(key=lambda t: t.index)

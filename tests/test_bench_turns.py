@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 import soundfile
+from livekit import rtc
 
 from bench.callees import _Speaker
 from bench.turn_calls import (
     GAP,
     LEAD_IN,
     OVERLAP_AFTER,
-    CallPlayed,
     PlacedTurn,
     PlannedCall,
-    VoiceTimeline,
     deal,
     plan_calls,
 )
 from bench.turn_form import TurnEntry, TurnSetError, load, read_audio, segment_times, write
+from bench.turn_play import CallPlayed, VoiceTimeline
 from bench.turn_set import PAUSE_RANGE, render_line
-from bench.turn_stt import Stretch, releases, word_ends
+from bench.turn_stt import StreamingStandInSTT, Stretch, releases, word_ends
 from bench.turn_texts import HELDOUT, TUNE, Line
 from bench.turns import ImplResult, measure_call, measure_overlap, measure_turn, summary
 
@@ -148,9 +149,9 @@ def test_voice_frames_close_together_are_one_stretch() -> None:
     for n in range(5):
         timeline.frame(100.0 + n * 0.02, 0.02, voiced=True)
     timeline.frame(100.1, 0.02, voiced=False)
-    timeline.frame(100.16, 0.02, voiced=True)  # a word gap: the same stretch
-    timeline.frame(100.6, 0.02, voiced=True)  # a pause: a new one
-    assert timeline.on_clock(100.0) == [[0.0, 0.18], [0.6, 0.62]]
+    timeline.frame(100.3, 0.02, voiced=True)  # a word gap: the same stretch
+    timeline.frame(100.8, 0.02, voiced=True)  # a pause: a new one
+    assert timeline.on_clock(100.0) == [[0.0, 0.32], [0.8, 0.82]]
 
 
 # -- the STT stand-in ----------------------------------------------------------------------------
@@ -168,14 +169,48 @@ def test_the_stt_sends_words_as_spoken_and_the_final_transcript_late() -> None:
     assert [(r.text, r.at) for r in finals] == [("my number is", 2.4), ("four", 3.9)]
 
 
+async def _transcripts(
+    stretches: list[Stretch], skip: tuple[float, float]
+) -> list[tuple[str, str]]:
+    """What the stand-in sends for 3 s of audio pushed in 20 ms frames, but for ``skip``."""
+    position = [0.0]
+    engine = StreamingStandInSTT(stretches, lambda: position[0])
+    stream = engine.stream()
+    silence = rtc.AudioFrame(bytes(320), 8000, 1, 160)
+    for _ in range(150):
+        position[0] = round(position[0] + 0.02, 2)
+        if not skip[0] < position[0] <= skip[1]:
+            stream.push_frame(silence)
+            await asyncio.sleep(0.001)  # the stream reads the playhead as the frame arrives
+    stream.end_input()
+    sent = [(event.type.value, event.alternatives[0].text) async for event in stream]
+    await stream.aclose()
+    return sent
+
+
+async def test_the_stt_stream_follows_the_playhead_and_skips_audio_it_did_not_get() -> None:
+    stretches = [Stretch(0.5, 1.2, "my number is"), Stretch(2.0, 2.4, "four")]
+    heard = await _transcripts(stretches, skip=(0.0, 0.0))
+    assert heard == [
+        ("interim_transcript", "my"),
+        ("interim_transcript", "my number"),
+        ("final_transcript", "my number is"),
+        ("final_transcript", "four"),
+    ]
+    # the session discarded the first stretch's audio: it is not transcribed
+    missed = await _transcripts(stretches, skip=(0.4, 1.3))
+    assert missed == [("final_transcript", "four")]
+
+
 # -- the measurements ----------------------------------------------------------------------------
 
 
 def test_agent_audio_in_a_pause_is_a_cut_off() -> None:
     turn = _turn([[10.0, 11.0], [12.0, 13.0]])
-    result = measure_turn(turn, 20.0, [[11.6, 12.4], [13.5, 14.0]])
+    result = measure_turn(turn, 20.0, [[11.6, 12.4], [13.5, 14.0]], commits=[11.5, 13.3])
     assert result.cut and result.pauses == 1 and result.pauses_cut == 1
     assert result.latency == pytest.approx(0.5)
+    assert result.decided == pytest.approx(0.3)  # the last commit before the answer
 
 
 def test_latency_runs_from_the_end_of_speech_to_the_first_agent_audio() -> None:
@@ -190,16 +225,19 @@ def test_latency_runs_from_the_end_of_speech_to_the_first_agent_audio() -> None:
 
 def test_a_backchannel_the_agent_talks_through_is_not_a_stop() -> None:
     backchannel = _turn([[20.0, 20.5]], kind="backchannel")
-    assert measure_overlap(backchannel, 12.0, [[15.0, 27.0]]).stopped_after is None
-    paused = measure_overlap(backchannel, 12.0, [[15.0, 20.6], [22.0, 28.4]])
+    assert measure_overlap(backchannel, 14.0, 12.0, [[15.0, 27.0]]).stopped_after is None
+    paused = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 28.4]])
     assert paused.over_speech and paused.stopped_after == pytest.approx(0.6)
-    silent = measure_overlap(backchannel, 12.0, [[8.0, 14.0]])
+    # an answer that paused earlier and resumed, then played to its end under it
+    resumed = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 18.0], [19.5, 28.5]])
+    assert resumed.over_speech and resumed.stopped_after is None
+    silent = measure_overlap(backchannel, 14.0, 12.0, [[8.0, 14.0]])
     assert not silent.over_speech and silent.stopped_after is None
 
 
 def test_an_interruption_is_timed_to_the_agent_stopping() -> None:
     interruption = _turn([[30.0, 31.5]], kind="interruption", index=1)
-    result = measure_overlap(interruption, 12.0, [[25.0, 30.25], [32.0, 33.0]])
+    result = measure_overlap(interruption, 24.0, 12.0, [[25.0, 30.25], [32.0, 33.0]])
     assert result.stopped_after == pytest.approx(0.25)
 
 
@@ -210,8 +248,9 @@ def test_the_summary_counts_each_implementation_and_family() -> None:
         30.0,
     )
     played = CallPlayed("ours", "call_1", [[11.6, 12.4], [13.5, 22.0]])
-    result = ImplResult("ours", measure_call(call, played, 12.0))
+    result = ImplResult("ours", measure_call(call, played, 12.0), expected=3)
     text = summary([result])
+    assert "only 2 of 3 turns measured" in text  # a third turn's call failed
     assert "ours, all" in text
     row = next(line for line in text.splitlines() if line.startswith("ours, all"))
     assert row.split()[2:4] == ["1/1", "500"]  # answered, p50 in ms
