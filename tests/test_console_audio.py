@@ -209,6 +209,8 @@ async def test_the_console_greets_hears_and_answers_through_pulseaudio(
         env=pulse,
     )
     keyless = {k: v for k, v in pulse.items() if not k.startswith("OPENAI")}
+    # the sentence pauses up to 0.4 s: the agent waits out longer pauses than that to answer
+    keyless["AGENT_MIN_ENDPOINTING_DELAY"] = "0.8"
     console = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
