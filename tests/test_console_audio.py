@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,42 +75,40 @@ def pulse() -> Iterator[dict[str, str]]:
     config.write_text(SERVER_CONFIG.format(socket=socket))
     env = {
         **os.environ,
-        "HOME": str(home),
         "PULSE_RUNTIME_PATH": str(home / "runtime"),
         "PULSE_STATE_PATH": str(home / "state"),
         "PULSE_SERVER": f"unix:{socket}",
     }
-    server = subprocess.Popen(
-        [
-            "pulseaudio",
-            "--daemonize=no",
-            "--use-pid-file=no",
-            "--exit-idle-time=-1",
-            "--disable-shm=yes",
-            "-n",
-            "-F",
-            str(config),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = home / "server.log"
+    with log.open("wb") as server_log:
+        server = subprocess.Popen(
+            [
+                "pulseaudio",
+                "--daemonize=no",
+                "--use-pid-file=no",
+                "--exit-idle-time=-1",
+                "--disable-shm=yes",
+                "-n",
+                "-F",
+                str(config),
+            ],
+            env={**env, "HOME": str(home)},  # its cookie and settings stay in the folder
+            stdout=subprocess.DEVNULL,
+            stderr=server_log,
+        )
     try:
         for _ in range(100):  # the server is up once it answers
             if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
                 break
             if server.poll() is not None:
-                break
-            subprocess.run(["sleep", "0.1"])
+                pytest.fail(f"the PulseAudio server stopped: {log.read_text()}")
+            time.sleep(0.1)
         else:
             pytest.fail("the PulseAudio server did not answer")
-        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         yield env
     finally:
         server.terminate()
         server.wait(10)
-        if server.stderr is not None:
-            server.stderr.close()
         shutil.rmtree(home, ignore_errors=True)
 
 
