@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile
 
 from .conftest import FIXTURES, run_cli
 
@@ -21,13 +24,15 @@ def _heard(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _round_trip(tmp_path: Path, fixture: str, *, capture: bool = True) -> tuple[Path, Path]:
+def _round_trip(tmp_path: Path, fixture: str | Path, *, capture: bool = True) -> tuple[Path, Path]:
+    """Replay ``fixture`` (a bundled call's name, or a folder), import it, replay that."""
+    recorded = fixture if isinstance(fixture, Path) else FIXTURES / "calls" / fixture
     first = tmp_path / "first"
     args = ["--capture"] if capture else []
-    ran = run_cli("replay", str(FIXTURES / "calls" / fixture), "--fast", "--out", str(first), *args)
+    ran = run_cli("replay", str(recorded), "--fast", "--out", str(first), *args)
     assert ran.returncode == 0, ran.stderr
     folder = tmp_path / "imported"
-    extra = [] if capture else ["--call", str(FIXTURES / "calls" / fixture / "call.json")]
+    extra = [] if capture else ["--call", str(recorded / "call.json")]
     imported = run_cli("import-call", str(first), "--out", str(folder), *extra)
     assert imported.returncode == 0, imported.stderr
     again = run_cli("replay", str(folder), "--fast", "--check", "--out", str(tmp_path / "again"))
@@ -36,14 +41,55 @@ def _round_trip(tmp_path: Path, fixture: str, *, capture: bool = True) -> tuple[
     return first, tmp_path / "again"
 
 
-@pytest.mark.parametrize("fixture", ["order_status", "keys_account_number"])
+@pytest.mark.parametrize("fixture", ["order_status", "keys_account_number", "interruption"])
 def test_a_captured_call_replays_into_the_same_report(tmp_path: Path, fixture: str) -> None:
+    """``interruption``'s last turn is one the end-of-turn model is unsure of: it decides the
+    same only on the very samples the call received (the captured audio, not the recording's
+    resampled copy)."""
     first, again = _round_trip(tmp_path, fixture)
+    caller, _ = soundfile.read(str(FIXTURES / "calls" / fixture / "caller.wav"), dtype="int16")
+    imported, _ = soundfile.read(str(tmp_path / "imported" / "caller.wav"), dtype="int16")
+    assert np.array_equal(imported[: caller.size], caller)
     before = json.loads((first / "report.json").read_text())
     after = json.loads((again / "report.json").read_text())
     assert _heard(after) == _heard(before)
     for key in ("ended_by", "end_reason", "status", "result"):
         assert after[key] == before[key]
+
+
+def test_the_classifier_answers_no_row_shows_are_captured_and_replayed(tmp_path: Path) -> None:
+    """A person behind a phone menu whose words do not tell: only the classifier recognises
+    them, and its request leaves no transcript row."""
+    recorded = tmp_path / "menu_to_person"
+    shutil.copytree(FIXTURES / "calls" / "menu_to_person", recorded)
+    stt = json.loads((recorded / "stt.json").read_text())
+    for utterance in stt["utterances"]:
+        if "Dana" in utterance["text"]:
+            utterance["text"] = "Deliveries desk, Dana."
+    (recorded / "stt.json").write_text(json.dumps(stt))
+    script = json.loads((recorded / "llm.json").read_text())
+    person = {"name": "save_prediction", "arguments": {"label": "human"}}
+    classified = {"when": {"offers_tool": "save_prediction"}, "tool_calls": [person]}
+    script["answers"].insert(0, classified)
+    (recorded / "llm.json").write_text(json.dumps(script))
+    first, again = _round_trip(tmp_path, recorded)
+    captured = json.loads((first / "capture.json").read_text())["llm"]
+    assert [(a["tool"], a["tool_calls"]) for a in captured] == [("save_prediction", [person])]
+    imported = json.loads((tmp_path / "imported" / "llm.json").read_text())["answers"]
+    assert [a for a in imported if a["when"].get("offers_tool")] == [
+        {
+            "when": {"offers_tool": "save_prediction", "user_contains": captured[0]["user"]},
+            "ttft": captured[0]["seconds"],
+            "tool_calls": [person],
+        }
+    ]
+    before = json.loads((first / "report.json").read_text())
+    after = json.loads((again / "report.json").read_text())
+    assert _heard(after) == _heard(before)
+    for key in ("ended_by", "end_reason", "status", "result"):
+        assert after[key] == before[key]
+    reached = [e["detail"] for e in after["runtime"]["events"] if e["type"] == "person_reached"]
+    assert reached == [{"behind": "menu"}]  # the classifier's answer, served again
 
 
 def test_a_capture_holds_no_secret(tmp_path: Path) -> None:

@@ -314,10 +314,11 @@ class CallRunner:
             floor=answering.floor if answering else Floor(deciding=False),
             unanswered=self._recorder.unanswered,
         )
+        listeners = [answering.hear] if answering else []
+        if self._capture is not None:
+            listeners.append(self._capture.hear)
         session.input.audio = TappedAudioInput(
-            self._ports.media.caller_audio,
-            self._recording,
-            [answering.hear] if answering else [],
+            self._ports.media.caller_audio, self._recording, listeners
         )
         self._synchronizer = TranscriptSynchronizer(
             next_in_chain_audio=self._output, next_in_chain_text=options.agent_words

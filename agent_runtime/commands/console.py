@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from livekit.agents import llm
+    from livekit.agents import stt as stt_plugin
 
     from ..call.settings import RuntimeSettings
     from ..config.attempt import TranscriptRow
@@ -46,8 +47,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="no keys and no network (with --text): a local LLM stand-in repeats what the "
-        "caller says, or answers from --llm-script",
+        help="no keys and no network: a local LLM stand-in repeats what the caller says, or "
+        "answers from --llm-script; the offline voice; in audio mode each stretch of speech is "
+        "transcribed as its length, '(speech, 1.4 s)' (there is no offline speech recognition)",
     )
     parser.add_argument(
         "--llm-script",
@@ -116,6 +118,7 @@ async def _providers(
     args: argparse.Namespace, spec: CallSpec, settings: RuntimeSettings, stack: AsyncExitStack
 ) -> Providers:
     """The call's providers: from the environment, or offline (``--offline``)."""
+    from ..offline_stt import OfflineSTT
     from ..offline_tts import OfflineTTS
     from ..providers import (
         Clients,
@@ -131,7 +134,7 @@ async def _providers(
 
     clients = Clients()
     stack.push_async_callback(clients.aclose)
-    offline_voice = args.offline_voice or args.text
+    offline_voice = args.offline_voice or args.text or args.offline
     model: llm.LLM | llm.RealtimeModel
     aside: llm.LLM | None
     if args.offline:
@@ -152,8 +155,11 @@ async def _providers(
             build_llm(spec.llm_model, settings.providers, clients), settings.providers, clients
         )
         aside = aside_llm(spec.llm_model, settings.providers, clients)
+    stt: stt_plugin.STT | None = None
+    if not args.text:
+        stt = OfflineSTT() if args.offline else build_stt(settings.providers, clients)
     providers = Providers(
-        stt=None if args.text else build_stt(settings.providers, clients),
+        stt=stt,
         llm=model,
         tts=OfflineTTS.for_voice(spec.voice)
         if offline_voice
@@ -240,9 +246,6 @@ def run(args: argparse.Namespace) -> int:
     """Run the console call."""
     from ..errors import AgentRuntimeError
 
-    if args.offline and not args.text:
-        print("error: --offline needs --text (there is no offline speech-to-text)", file=sys.stderr)
-        return 2
     try:
         return asyncio.run(_console(args))
     except KeyboardInterrupt:

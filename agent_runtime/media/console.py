@@ -19,17 +19,26 @@ from livekit.agents.voice import io
 from ..errors import AudioDeviceError
 
 FRAME_SECONDS = 0.02
+MAX_BACKLOG = 50
+"""Frames (1 s) of microphone audio that may wait to be read (a stalled process catches up on
+them); older ones are dropped."""
 _HINT = "use --text to type instead, or see docs/console.md for the audio set-up"
 
 
 class _QueuedInput(io.AudioInput):
-    """Frames pushed from another thread, in order; silence when none came in time."""
+    """Frames pushed from another thread, in order; silence when none came in time.
+
+    Frames that came before the first read (while the call was being set up) are dropped: kept,
+    they would delay everything the caller says by the set-up time. At most ``MAX_BACKLOG``
+    frames wait to be read.
+    """
 
     def __init__(self, sample_rate: int) -> None:
         super().__init__(label="ConsoleMicrophone")
         self._rate = sample_rate
-        self._queue: asyncio.Queue[rtc.AudioFrame] = asyncio.Queue(maxsize=500)
+        self._queue: asyncio.Queue[rtc.AudioFrame] = asyncio.Queue(maxsize=MAX_BACKLOG)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reading = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Set the loop frames are delivered to."""
@@ -48,6 +57,10 @@ class _QueuedInput(io.AudioInput):
         self._queue.put_nowait(frame)
 
     async def __anext__(self) -> rtc.AudioFrame:
+        if not self._reading:
+            self._reading = True
+            while not self._queue.empty():
+                self._queue.get_nowait()  # said before anyone listened
         try:
             return await asyncio.wait_for(self._queue.get(), FRAME_SECONDS * 5)
         except TimeoutError:

@@ -2,13 +2,17 @@
 
 The call is its folder: ``report.json`` and ``recording.wav`` (every call writes them) and,
 when the call was captured (``AGENT_CAPTURE``), ``capture.json`` (the config, the runtime's own
-sentences, the HTTP answers). Without a capture the call config is given separately.
+sentences, the HTTP answers) and ``capture-caller.wav``. Without a capture the call config is
+given separately.
 
-- ``caller.wav``: the recording's caller channel, from the answer on;
+- ``caller.wav``: the caller's audio from the answer on: as the call received it when captured
+  (so the VAD and the end-of-turn model hear the same samples again), else the recording's
+  caller channel;
 - ``stt.json``: each captured final transcript, on the caller's speech before it and released
   when it came; without a capture, each caller row, timed by the caller's speech;
 - ``llm.json``: each agent row the LLM wrote and each tool call, answering the caller row or
-  the tool result before it (the runtime's own sentences are not LLM answers);
+  the tool result before it (the runtime's own sentences are not LLM answers), and each
+  captured answer the transcript does not show (the answering classifier's);
 - ``http.json``: the captured HTTP answers; ``phone.json``: how the call was answered, the keys
   the caller pressed, how a transfer was answered; ``caller.json``: when the caller hung up;
 - ``expect.json``: how the call ended and every transcript row, as they happened.
@@ -31,7 +35,7 @@ from ..config.attempt import TranscriptRow
 from ..config.base import problems_from
 from ..config.loading import load_text
 from ..errors import AgentRuntimeError, Problem
-from ..report.capture import CAPTURE, Capture
+from ..report.capture import CAPTURE, CAPTURED_AUDIO, Capture, CapturedLLMAnswer
 from ..report.model import CallReport
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -58,6 +62,7 @@ class _Call:
     report: CallReport
     config: dict[str, Any]
     capture: Capture | None
+    folder: Path
     recording: Path
     answer: float
     """Seconds from the call's start to its answer."""
@@ -77,7 +82,7 @@ def import_call(folder: Path, out: Path, *, config: Path | None = None) -> list[
     files: dict[str, Any] = {
         "call.json": call.config,
         "stt.json": {"utterances": _utterances(call, rows)},
-        "llm.json": {"answers": _answers(rows, fixed)},
+        "llm.json": {"answers": _answers(rows, fixed) + _unseen_answers(call.capture)},
         "caller.json": {"hangup_at": hangup},
         "phone.json": _phone(call, rows),
         "expect.json": _expect(call.report, rows),
@@ -113,7 +118,7 @@ def _read(folder: Path, config_path: Path | None) -> _Call:
     load_text(json.dumps(config), source="the call config")  # a config replay can run
     started, answered = report.started_at, report.answered_at
     answer = (answered - started).total_seconds() if started and answered else 0.0
-    return _Call(report, config, capture, recording, answer)
+    return _Call(report, config, capture, folder, recording, answer)
 
 
 def _model(path: Path, model: type[_M], problems: list[Problem]) -> _M | None:
@@ -208,6 +213,26 @@ def _answers(rows: list[TranscriptRow], fixed: set[str]) -> list[dict[str, Any]]
     return answers
 
 
+def _unseen_answers(capture: Capture | None) -> list[dict[str, Any]]:
+    """The captured answers no transcript row shows, each for the words it was asked about."""
+    return [_unseen(answer) for answer in capture.llm] if capture is not None else []
+
+
+def _unseen(answer: CapturedLLMAnswer) -> dict[str, Any]:
+    scripted: dict[str, Any] = {"when": {"offers_tool": answer.tool, "user_contains": answer.user}}
+    if answer.hang:
+        scripted["hang"] = True
+        return scripted
+    scripted["ttft"] = answer.seconds
+    if answer.status is not None:
+        scripted["status"] = answer.status
+    else:
+        if answer.text:
+            scripted["text"] = answer.text
+        scripted["tool_calls"] = [c.model_dump() for c in answer.tool_calls]
+    return scripted
+
+
 def _phone(call: _Call, rows: list[TranscriptRow]) -> dict[str, Any]:
     phone: dict[str, Any] = {}
     report = call.report
@@ -242,10 +267,21 @@ def _pressed(turn_at: float, keys: str) -> dict[str, Any]:
 
 
 def _write_caller_audio(call: _Call, path: Path) -> float:
-    """The caller's channel from the answer on; returns when the caller hung up."""
-    audio, rate = soundfile.read(str(call.recording), dtype="int16", always_2d=True)
-    caller = np.ascontiguousarray(audio[int(call.answer * rate) :, 0])
-    soundfile.write(str(path), caller, rate)
+    """The caller's audio from the answer on; returns when the caller hung up.
+
+    The captured audio when there is some (as the call received it), else the recording's
+    caller channel (resampled to the recording's rate).
+    """
+    captured = call.folder / CAPTURED_AUDIO
+    if call.capture is not None and call.capture.audio_at is not None and captured.is_file():
+        audio, rate = soundfile.read(str(captured), dtype="int16", always_2d=True)
+        lead = int(round((call.capture.audio_at - call.answer) * rate))
+        silence = np.zeros((max(0, lead), audio.shape[1]), dtype=np.int16)
+        audio = np.concatenate([silence, audio[max(0, -lead) :]])
+    else:
+        audio, rate = soundfile.read(str(call.recording), dtype="int16", always_2d=True)
+        audio = audio[int(call.answer * rate) :]
+    soundfile.write(str(path), np.ascontiguousarray(audio[:, 0]), rate)
     duration = (call.report.runtime.duration or 0.0) - call.answer
     if call.report.ended_by == "user":
         return round(duration, 3)

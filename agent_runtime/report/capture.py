@@ -2,8 +2,9 @@
 
 ``capture.json``, next to ``report.json`` and ``recording.wav``, holds the call config (secrets
 masked: header values, API keys), the sentences the runtime spoke on its own (not the LLM's),
-and the HTTP answers the call's tools and integrations read (no header). The report holds the
-rest: the transcript with its times, the speech timing, the phone events.
+the HTTP answers the call's tools and integrations read (no header), the final transcripts with
+their times, and the LLM answers the transcript does not show (the answering classifier's).
+The report holds the rest: the transcript with its times, the speech timing, the phone events.
 ``agent-runtime import-call`` turns the three into a recorded call.
 """
 
@@ -16,14 +17,23 @@ from contextvars import Token
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import soundfile
+from livekit import rtc
 from livekit.agents import AgentSession, UserInputTranscribedEvent
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..answering.llm_classifier import ASKED, TOOL, Asked
 from ..config.spec import CallSpec
 from ..config.templating import PLACEHOLDER, as_text
 from ..integrations.exchanges import EXCHANGES, Exchange
 
 CAPTURE = "capture.json"
+CAPTURED_AUDIO = "capture-caller.wav"
+"""The caller's audio as the session received it: its own rate, not resampled."""
+_GAP = 0.1
+"""Seconds by which a frame may come late before the silence in front of it is kept."""
 MASK = "REDACTED"
 
 
@@ -49,6 +59,29 @@ class CapturedTranscript(BaseModel):
     at: float = Field(description="Seconds from the start of the call.")
 
 
+class CapturedToolCall(BaseModel):
+    """A tool call the LLM answered with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class CapturedLLMAnswer(BaseModel):
+    """An LLM request that left no transcript row, and its answer: a classifier's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: str = Field(description="The tool the request required the LLM to call.")
+    user: str = Field(description="The request's user message: the words it was about.")
+    tool_calls: list[CapturedToolCall] = Field(default_factory=list)
+    text: str = ""
+    status: int | None = Field(default=None, description="The HTTP error answered instead.")
+    hang: bool = Field(default=False, description="No answer came in time.")
+    seconds: float = Field(default=0.0, ge=0, description="How long the answer took.")
+
+
 class Capture(BaseModel):
     """The content of ``capture.json``."""
 
@@ -60,6 +93,10 @@ class Capture(BaseModel):
     """Sentences the runtime said itself (greeting, goodbyes, recovery lines): not LLM answers."""
     http: list[CapturedExchange] = Field(default_factory=list)
     stt: list[CapturedTranscript] = Field(default_factory=list)
+    llm: list[CapturedLLMAnswer] = Field(default_factory=list)
+    audio_at: float | None = Field(
+        default=None, description=f"Seconds from the start of the call to {CAPTURED_AUDIO}'s start."
+    )
 
 
 class CallCapture:
@@ -82,14 +119,22 @@ class CallCapture:
         self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self._exchanges: list[Exchange] = []
         self._transcripts: list[CapturedTranscript] = []
+        self._asked: list[Asked] = []
+        self._audio = _CallerAudio()
         self._token: Token[list[Exchange] | None] | None = None
+        self._asked_token: Token[list[Asked] | None] | None = None
 
     def start(self) -> None:
-        """Keep the HTTP answers of the calling task and of the tasks it starts from now."""
+        """Keep the HTTP and classifier answers of the calling task and its new tasks from now."""
         self._token = EXCHANGES.set(self._exchanges)
+        self._asked_token = ASKED.set(self._asked)
 
     def attach(self, session: AgentSession, offset: Callable[[], float]) -> None:
-        """Keep the session's final transcripts, timed by ``offset`` (seconds from the start)."""
+        """Keep the session's final transcripts and the caller's audio, timed by ``offset``.
+
+        ``offset``: seconds from the start of the call.
+        """
+        self._audio.clock = offset
 
         def transcribed(ev: UserInputTranscribedEvent) -> None:
             if ev.is_final and ev.transcript.strip():
@@ -97,14 +142,21 @@ class CallCapture:
 
         session.on("user_input_transcribed", transcribed)
 
+    def hear(self, frame: rtc.AudioFrame) -> None:
+        """Keep a frame of the caller's audio (a listener of the session's audio input)."""
+        self._audio.add(frame)
+
     def stop(self) -> None:
         """Stop keeping them (in the task that started)."""
         if self._token is not None:
             EXCHANGES.reset(self._token)
             self._token = None
+        if self._asked_token is not None:
+            ASKED.reset(self._asked_token)
+            self._asked_token = None
 
     def write(self, folder: Path) -> Path:
-        """Write ``capture.json`` into ``folder``; every known secret is masked.
+        """Write ``capture.json`` and the caller's audio into ``folder``, secrets masked.
 
         Known secrets: header values, the prompt variables a header uses, and the settings'
         secrets, wherever they appear (the config, a URL, an answer).
@@ -114,6 +166,8 @@ class CallCapture:
             fixed_sentences=self._fixed,
             http=[_captured(e) for e in self._exchanges],
             stt=self._transcripts,
+            llm=[_classifier_answer(a) for a in self._asked],
+            audio_at=self._audio.write(folder / CAPTURED_AUDIO),
         )
         text = json.dumps(capture.model_dump(mode="json", by_alias=True), indent=2)
         for secret in self._secrets:
@@ -137,6 +191,52 @@ def _captured(exchange: Exchange) -> CapturedExchange:
             "content_type": exchange.content_type,
             **body,
         }
+    )
+
+
+class _CallerAudio:
+    """The caller's frames at their own rate, placed by when they came (a gap is silence)."""
+
+    def __init__(self) -> None:
+        self.clock: Callable[[], float] | None = None
+        self._rate: int | None = None
+        self._start = 0.0
+        self._chunks: list[npt.NDArray[np.int16]] = []
+        self._length = 0
+
+    def add(self, frame: rtc.AudioFrame) -> None:
+        if self.clock is None or self._rate not in (None, frame.sample_rate):
+            return  # a stream whose rate changed is not kept past the change
+        samples = np.frombuffer(frame.data, dtype=np.int16)[:: frame.num_channels]
+        began = self.clock() - frame.duration
+        if self._rate is None:
+            self._rate, self._start = frame.sample_rate, began
+        late = int(round((began - self._start) * self._rate)) - self._length
+        if late > _GAP * self._rate:
+            self._append(np.zeros(late, dtype=np.int16))
+        self._append(samples.copy())
+
+    def _append(self, samples: npt.NDArray[np.int16]) -> None:
+        self._chunks.append(samples)
+        self._length += samples.size
+
+    def write(self, path: Path) -> float | None:
+        """Write the audio as a mono WAV; when it began (None: no audio came, nothing written)."""
+        if self._rate is None:
+            return None
+        soundfile.write(str(path), np.concatenate(self._chunks), self._rate, subtype="PCM_16")
+        return round(self._start, 3)
+
+
+def _classifier_answer(asked: Asked) -> CapturedLLMAnswer:
+    return CapturedLLMAnswer(
+        tool=TOOL,
+        user=asked.heard,
+        tool_calls=[CapturedToolCall(name=n, arguments=a) for n, a in asked.tool_calls],
+        text=asked.text,
+        status=asked.status,
+        hang=asked.timed_out,
+        seconds=round(asked.seconds, 3),
     )
 
 
