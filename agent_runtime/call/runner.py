@@ -31,6 +31,7 @@ from ..config.attempt import AttemptStatus
 from ..config.spec import CallSpec
 from ..errors import CallEnded, DialFailed, TransferFailed
 from ..log import logger
+from ..media.hold import HoldMusic
 from ..media.output import CallAudioOutput, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
@@ -41,8 +42,10 @@ from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
+from ..telephony.port import ConsultationLeg
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
+from .briefing import Briefing, briefing_instructions
 from .clips import Clip, Clips, StaticSentence, render
 from .ending import (
     END_CALL_TOOL,
@@ -64,6 +67,7 @@ from .options import RunOptions
 from .ports import CallPorts
 from .recovery import TurnRecovery
 from .session import build_session
+from .warm_transfer import WarmResult, WarmTransfer, come_back_instructions
 from .watchdog import GIVE_UP_AFTER, SilenceWatchdog
 
 _T = TypeVar("_T")
@@ -127,6 +131,12 @@ class CallRunner:
         self._keys: KeyCollector | None = None
         self._answering: AnsweringFlow | None = None
         self._transferring = False
+        self._floor: Floor | None = None
+        self._hold = (
+            HoldMusic(media.sample_rate) if spec.assistant.transfer_mode == "warm" else None
+        )
+        self._colleague: ConsultationLeg | None = None
+        """The colleague's leg, once a warm transfer connected it."""
         voice_key = providers.voice_key or spec.voice.key
         self._clips = Clips(
             providers.tts,
@@ -208,6 +218,96 @@ class CallRunner:
             "transfer", outcome="transferred", seconds=round(time.time() - started, 3)
         )
         self._end(Ending(TRANSFERRED))
+
+    async def warm_transfer(self, to: str) -> None:
+        """Say the transfer line, then put the caller on hold and consult ``to`` meanwhile.
+
+        Returns once the consultation has started (``warm_transfer.py`` tells the flow); the
+        runner connects the caller or comes back to them when it ends. ``TransferFailed``
+        when a transfer is already under way.
+        """
+        if self._transferring:
+            raise TransferFailed("a transfer is under way", reason="a transfer is under way")
+        self._recorder.event("transfer_started", mode="warm")
+        self._transferring = True
+        # the tool runs inside the agent's current turn: the line is said to its end
+        await self._play_now("transfer_line", self._options.transfer_line, cut=False)
+        self._tasks.spawn(self._consult(to), name="warm-transfer")
+
+    async def _consult(self, to: str) -> None:
+        assert self._hold is not None and self._floor is not None
+        flow = WarmTransfer(
+            self._ports.telephony,
+            hold=self._hold,
+            floor=self._floor,
+            brief=self._briefing,
+            event=self._recorder.event,
+            offset=self._recorder.offset,
+            ring_timeout=self._options.transfer_ring_timeout,
+        )
+        try:
+            result = await self.until_ended(flow.run(to))
+        except CallEnded:
+            return
+        if result.leg is not None:
+            self._connected(result.leg)
+        else:
+            self._come_back(result)
+
+    def _briefing(self, leg: ConsultationLeg) -> Briefing:
+        """The briefing of the colleague on ``leg``, from the conversation so far."""
+        spec, session = self._spec, self._session
+        history = [
+            (item.role, item.text_content)
+            for item in (session.history.items if session is not None else [])
+            if isinstance(item, llm.ChatMessage)
+            and item.role in ("user", "assistant")
+            and item.text_content
+        ]
+        summary = spec.assistant.warm_transfer_summary_instructions
+        consultation_stt = self._options.consultation_stt
+        return Briefing(
+            leg,
+            self._providers,
+            instructions=briefing_instructions(
+                assistant_name=spec.assistant.name,
+                summary=spec.render(summary).text if summary else None,
+                history=history,
+            ),
+            turn=self._options.turn,
+            stt_override=consultation_stt() if consultation_stt is not None else None,
+            said=lambda role, text: self._recorder.event("consultation", role=role, text=text),
+        )
+
+    def _connected(self, leg: ConsultationLeg) -> None:
+        """The caller and the colleague hear each other: the agent's part is over."""
+        self._colleague = leg
+        if not self._ending.decide(TRANSFERRED):
+            return  # the call was ending already; the teardown hangs the leg up
+        self._silence_session()
+        self._tasks.spawn(self._until_colleague_leaves(leg), name="warm-transfer-connected")
+
+    async def _until_colleague_leaves(self, leg: ConsultationLeg) -> None:
+        """Record the colleague as what the caller hears, until they hang up; then end."""
+        await self._output.aclose()  # the agent's voice and sounds are heard no more
+        recording = self._tasks.spawn(self._record_colleague(leg), name="colleague-recording")
+        try:
+            await leg.wait_for_hangup()
+        finally:
+            recording.cancel()
+        self._recorder.event("colleague_hung_up")
+        self._finished.set()
+
+    async def _record_colleague(self, leg: ConsultationLeg) -> None:
+        async for frame in leg.media.caller_audio:
+            self._recording.heard(frame)
+
+    def _come_back(self, result: WarmResult) -> None:
+        """Nobody took the call: the agent tells the caller, and the conversation goes on."""
+        self._transferring = False
+        session = self._session
+        if session is not None and self._active():
+            session.generate_reply(instructions=come_back_instructions(result))
 
     # -- the call ------------------------------------------------------------------------------
 
@@ -307,11 +407,14 @@ class CallRunner:
         )
         answering = self._answering = self._answering_flow()
         clips = self._clips
+        floor = self._floor = answering.floor if answering else Floor(deciding=False)
+        if self._hold is not None:
+            self._output.add_layer(self._hold)
         agent = AssistantAgent(
             spec,
             build_tools(plugin_context),
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
-            floor=answering.floor if answering else Floor(deciding=False),
+            floor=floor,
             unanswered=self._recorder.unanswered,
         )
         session.input.audio = TappedAudioInput(
@@ -508,6 +611,8 @@ class CallRunner:
         if self._keys is not None:
             self._keys.close()
         await self._step(self._ports.telephony.hang_up(), "hang up")
+        if self._colleague is not None:
+            await self._step(self._colleague.hang_up(), "colleague hang up")
         self._ended_at = time.time()
         self._recorder.event("hung_up")
         if self._session is not None:
