@@ -203,7 +203,9 @@ class Briefing:
         try:
             await session.start(_SupervisorAgent(self._instructions, self._decide), record=False)
             waiting: set[asyncio.Future[Any]] = {self._answer, hung_up}
-            done, _ = await asyncio.wait(waiting, timeout=within)
+            done, _ = await asyncio.wait(
+                waiting, timeout=within, return_when=asyncio.FIRST_COMPLETED
+            )
             if self._answer.done():
                 return self._answer.result()
             if hung_up in done:

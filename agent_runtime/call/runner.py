@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from livekit import rtc
 from livekit.agents import AgentSession, llm, utils
 from livekit.agents.voice.speech_handle import SpeechHandle
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
@@ -32,7 +33,7 @@ from ..config.spec import CallSpec
 from ..errors import CallEnded, DialFailed, TransferFailed
 from ..log import logger
 from ..media.hold import HoldMusic
-from ..media.output import CallAudioOutput, OutputStats
+from ..media.output import CallAudioOutput, FrameTap, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
 from ..observability.call import ObservedCall
@@ -288,19 +289,30 @@ class CallRunner:
         self._tasks.spawn(self._until_colleague_leaves(leg), name="warm-transfer-connected")
 
     async def _until_colleague_leaves(self, leg: ConsultationLeg) -> None:
-        """Record the colleague as what the caller hears, until they hang up; then end."""
-        await self._output.aclose()  # the agent's voice and sounds are heard no more
-        recording = self._tasks.spawn(self._record_colleague(leg), name="colleague-recording")
+        """Record both people until the colleague hangs up (or the call ends); then end.
+
+        The agent no longer speaks or listens: its output stops, and the session is detached
+        from the caller's audio (their talk with the colleague is not the agent's transcript).
+        The recording keeps the caller on the left and the colleague, what the caller now
+        hears, on the right.
+        """
+        await self._output.aclose()
+        caller = self._session.input.audio if self._session is not None else None
+        if self._session is not None:
+            self._session.input.audio = None
+        recordings = [
+            self._tasks.spawn(_drain(leg.media.caller_audio, self._recording.heard), name="rec")
+        ]
+        if caller is not None:  # the tapped input records each frame it passes on
+            recordings.append(self._tasks.spawn(_drain(caller, None), name="rec-caller"))
         try:
             await leg.wait_for_hangup()
         finally:
-            recording.cancel()
-        self._recorder.event("colleague_hung_up")
+            for recording in recordings:
+                recording.cancel()
+        if not self._ending_started.is_set():  # they left first (else the call is ending)
+            self._recorder.event("colleague_hung_up")
         self._finished.set()
-
-    async def _record_colleague(self, leg: ConsultationLeg) -> None:
-        async for frame in leg.media.caller_audio:
-            self._recording.heard(frame)
 
     def _come_back(self, result: WarmResult) -> None:
         """Nobody took the call: the agent tells the caller, and the conversation goes on."""
@@ -694,6 +706,13 @@ class CallRunner:
             if spec.call.direction == "outbound"
             else None,
         }
+
+
+async def _drain(audio: AsyncIterator[rtc.AudioFrame], tap: FrameTap | None) -> None:
+    """Read ``audio`` to its end, showing each frame to ``tap``."""
+    async for frame in audio:
+        if tap is not None:
+            tap(frame)
 
 
 def _sentence(text: str | None, template: str | None) -> StaticSentence | None:
