@@ -46,6 +46,7 @@ CALLS = [
     "warm_transfer_accepted",
     "warm_transfer_declined",
     "warm_transfer_no_answer",
+    "warm_transfer_voicemail",
     "warm_transfer_caller_hangs_up",
 ]
 
@@ -193,6 +194,17 @@ def test_a_warm_transfer_nobody_answers_rings_out_on_hold() -> None:
     start, end = _hold_span(result, transfer.at)
     levels = _levels(heard[int((start + 0.5) * rate) : int((end - 0.5) * rate)], rate, 0.5)
     assert len(levels) > 50 and all(-40.0 < level < -18.0 for level in levels)
+    rows = [r.content for r in result.call.report.transcript or []]
+    assert "I am sorry, nobody can take your call right now." in " ".join(rows)
+
+
+@pytest.mark.replay
+def test_a_colleagues_voicemail_is_heard_by_its_beep_and_never_connected() -> None:
+    result = replayed("warm_transfer_voicemail")
+    transfer = _event(result, "transfer")
+    assert (transfer.detail["outcome"], transfer.detail["decided_by"]) == ("voicemail", "beep")
+    (leg,) = result.line.legs
+    assert leg.connected_at is None and leg.hung_up_at is not None
     rows = [r.content for r in result.call.report.transcript or []]
     assert "I am sorry, nobody can take your call right now." in " ".join(rows)
 

@@ -103,7 +103,7 @@ class _SupervisorAgent(Agent):
 
         async def voicemail_detected() -> llm.ToolResult:
             """Call when a voicemail or answering machine answered instead of your colleague."""
-            decide(SupervisorAnswer("voicemail", "voice"))
+            decide(SupervisorAnswer("voicemail", "voice", "a voicemail answered"))
             return llm.ToolResult("Voicemail.", reply_required=False)
 
         super().__init__(
@@ -179,7 +179,7 @@ class Briefing:
         if frame.num_channels > 1:
             samples = samples.reshape(-1, frame.num_channels)[:, 0]
         if self._beeps.push(samples) is not None:
-            self._decide(SupervisorAnswer("voicemail", "beep"))
+            self._decide(SupervisorAnswer("voicemail", "beep", "a voicemail's beep"))
 
     def _on_item(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item

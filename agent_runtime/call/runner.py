@@ -471,7 +471,11 @@ class CallRunner:
         self._recorder.event("call_started")
         if answering is not None:
             answering.start(session, agent, menu_tools(plugin_context))
-        self._keys = KeyCollector(session, active=self._active, event=self._recorder.event)
+        self._keys = KeyCollector(
+            session,
+            active=lambda: self._active() and not self._transferring,  # on hold: not a turn
+            event=self._recorder.event,
+        )
         self._ports.telephony.on_keys(self._keys.press)
         self._ports.telephony.on_keys_sent(self._keys.sent)
         if options.typed_turns is not None:
@@ -546,7 +550,8 @@ class CallRunner:
         if ending.at_once:
             decided = self._ending.decide(ending.outcome)
             if ending.event:
-                self._recorder.event(ending.event if decided else f"{ending.event}_during_goodbye")
+                late = not decided and self._colleague is None  # else: the bridged call's end
+                self._recorder.event(f"{ending.event}_during_goodbye" if late else ending.event)
             return True
         if ending.event:
             self._recorder.event(ending.event)
