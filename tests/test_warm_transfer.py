@@ -245,6 +245,7 @@ def test_a_colleague_not_reached_has_its_outcome(dial_error: Any, outcome: str) 
         ("voicemail", "voicemail"),
         ("hung_up", "declined"),
         ("undecided", "declined"),
+        ("failed", "failed"),
     ],
 )
 def test_the_colleagues_answer_has_its_outcome(decision: Any, outcome: str) -> None:

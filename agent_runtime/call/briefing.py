@@ -5,8 +5,9 @@ does): its LLM briefs the supervisor from the conversation so far, following
 ``warm_transfer_summary_instructions`` (else ``DEFAULT_SUMMARY``), then asks whether they take
 the call. They answer by voice (the LLM calls ``accept_transfer`` or ``decline_transfer``) or
 with a key (``1`` takes the call, ``2`` declines). A voicemail (the LLM hears its greeting, or
-the beep detector hears its tone), the supervisor hanging up, or no answer within
-``DECISION_TIMEOUT`` all count as nobody taking the call.
+the beep detector hears its tone), the supervisor hanging up, no answer within
+``DECISION_TIMEOUT``, or the briefing session failing (a provider gave up) all count as nobody
+taking the call.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, llm, stt
 from livekit.agents.voice import io
-from livekit.agents.voice.events import ConversationItemAddedEvent
+from livekit.agents.voice.events import CloseEvent, ConversationItemAddedEvent
 
 from ..answering.beep import BeepDetector
 from ..media.output import CallAudioOutput
@@ -59,7 +60,7 @@ Speak to the colleague, never to the caller. Keep it short: this is a phone call
 
 BRIEF_NOW = "Brief your colleague now, then ask whether they will take the call."
 
-Decision = Literal["accepted", "declined", "voicemail", "hung_up", "undecided"]
+Decision = Literal["accepted", "declined", "voicemail", "hung_up", "undecided", "failed"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class SupervisorAnswer:
     """What the supervisor decided, and how it was known."""
 
     decision: Decision
-    by: Literal["voice", "key", "beep", "line", "timeout"]
+    by: Literal["voice", "key", "beep", "line", "timeout", "error"]
     reason: str | None = None
 
 
@@ -188,6 +189,10 @@ class Briefing:
             if text.strip():
                 self._said("supervisor" if item.role == "user" else "agent", text)
 
+    def _on_close(self, ev: CloseEvent) -> None:
+        if ev.error is not None:  # a provider gave up: nobody can brief the colleague
+            self._decide(SupervisorAnswer("failed", "error", "the briefing failed"))
+
     async def run(self, *, within: float = DECISION_TIMEOUT) -> SupervisorAnswer:
         """Brief the supervisor and return their answer (the session is stopped by then)."""
         leg = self._leg
@@ -197,6 +202,7 @@ class Briefing:
         session.input.audio = _HeardInput(media.caller_audio, self._hear)
         session.output.audio = output
         session.on("conversation_item_added", self._on_item)
+        session.on("close", self._on_close)
         leg.on_keys(self._key)
         output.start()
         hung_up: asyncio.Future[None] = asyncio.ensure_future(leg.wait_for_hangup())

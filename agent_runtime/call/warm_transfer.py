@@ -60,6 +60,8 @@ def outcome_of_answer(answer: SupervisorAnswer) -> TransferOutcome:
             return "connected"
         case "voicemail":
             return "voicemail"
+        case "failed":
+            return "failed"
         case _:
             return "declined"  # said no, hung up, or never said
 
