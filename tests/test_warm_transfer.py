@@ -343,3 +343,36 @@ def test_the_ringing_timeout_is_a_worker_setting() -> None:
     assert settings.run_options().transfer_ring_timeout == 12.5
     with pytest.raises(SettingsError, match="AGENT_TRANSFER_RING_TIMEOUT"):
         CallSettings.from_env({"AGENT_TRANSFER_RING_TIMEOUT": "0"})
+
+
+def test_the_call_ending_while_it_rings_leaves_nothing_ringing() -> None:
+    async def main() -> tuple[RecordedLine, Floor, HoldMusic, list[Any]]:
+        line = RecordedLine(
+            PhoneScript(consult=RecordedConsult(ring=10.0)),
+            hung_up=asyncio.Event(),
+            playhead=lambda: 0.0,
+            reached=_reached,
+            consultation=_no_party,
+        )
+        floor, hold, events = Floor(deciding=False), HoldMusic(8000), []
+        flow = WarmTransfer(
+            line,
+            hold=hold,
+            floor=floor,
+            brief=_never_briefed,
+            event=lambda type, **detail: events.append((type, detail)),
+            offset=lambda wall: wall,
+            ring_timeout=30.0,
+        )
+        task = asyncio.ensure_future(flow.run(NUMBER))
+        await asyncio.sleep(1.0)
+        assert hold.playing and not floor.replies  # on hold while it rings
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return line, floor, hold, events
+
+    line, floor, hold, events = run_virtual(main)
+    assert line.consults == [NUMBER] and line.legs == []
+    assert [(type, detail["outcome"]) for type, detail in events] == [("transfer", "cancelled")]
+    assert floor.replies and not hold.playing
