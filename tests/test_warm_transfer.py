@@ -16,8 +16,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import soundfile
+from livekit.agents import llm
 
-from agent_runtime.call.briefing import DEFAULT_SUMMARY, SupervisorAnswer, briefing_instructions
+from agent_runtime.call.briefing import (
+    DEFAULT_SUMMARY,
+    SupervisorAnswer,
+    briefing_instructions,
+    conversation,
+)
 from agent_runtime.call.floor import Floor
 from agent_runtime.call.settings import CallSettings
 from agent_runtime.call.warm_transfer import (
@@ -259,7 +265,12 @@ def test_the_agent_comes_back_with_what_happened_and_what_next() -> None:
 
 
 def test_the_briefing_follows_the_configured_summary_or_the_default() -> None:
-    history = [("user", "My parcel is lost."), ("assistant", "Let me get a colleague.")]
+    chat = llm.ChatContext()
+    chat.add_message(role="system", content="You are Alex.")
+    chat.add_message(role="user", content="My parcel is lost.")
+    chat.add_message(role="assistant", content="Let me get a colleague.")
+    history = conversation(chat.items)
+    assert history == [("user", "My parcel is lost."), ("assistant", "Let me get a colleague.")]
     configured = briefing_instructions(
         assistant_name="Alex", summary="Mention the order number.", history=history
     )

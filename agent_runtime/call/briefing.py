@@ -84,6 +84,17 @@ def briefing_instructions(
     )
 
 
+def conversation(items: Sequence[llm.ChatItem]) -> list[tuple[str, str]]:
+    """The (role, text) of each caller and agent line of a chat history, in order."""
+    return [
+        (item.role, item.text_content)
+        for item in items
+        if isinstance(item, llm.ChatMessage)
+        and item.role in ("user", "assistant")
+        and item.text_content
+    ]
+
+
 class _SupervisorAgent(Agent):
     """The agent on the consultation leg: briefs, then records the decision it is told."""
 

@@ -46,7 +46,7 @@ from ..tasks import TaskSet
 from ..telephony.port import ConsultationLeg
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
-from .briefing import Briefing, briefing_instructions
+from .briefing import Briefing, briefing_instructions, conversation
 from .clips import Clip, Clips, StaticSentence, render
 from .ending import (
     END_CALL_TOOL,
@@ -258,13 +258,7 @@ class CallRunner:
     def _briefing(self, leg: ConsultationLeg) -> Briefing:
         """The briefing of the colleague on ``leg``, from the conversation so far."""
         spec, session = self._spec, self._session
-        history = [
-            (item.role, item.text_content)
-            for item in (session.history.items if session is not None else [])
-            if isinstance(item, llm.ChatMessage)
-            and item.role in ("user", "assistant")
-            and item.text_content
-        ]
+        history = conversation(session.history.items) if session is not None else []
         summary = spec.assistant.warm_transfer_summary_instructions
         consultation_stt = self._options.consultation_stt
         return Briefing(
