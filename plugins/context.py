@@ -49,6 +49,14 @@ class CallControl(Protocol):
         """
         ...
 
+    async def warm_transfer(self, to: str) -> None:
+        """Say the transfer line, put the caller on hold and consult ``to`` meanwhile.
+
+        Returns once the consultation has started; the call then connects the caller to ``to``
+        or comes back to them. ``TransferFailed`` when a transfer is already under way.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class PluginContext:

@@ -25,8 +25,6 @@ from .test_providers import FakeTTSApi
 SETTINGS: dict[str, Any] = {
     "scheduled_at": "2026-12-02T09:00:00Z",
     "call_retry_config": {"max_retry_attempts": 5},
-    "assistant.human_transfer_mode": "warm",
-    "assistant.warm_transfer_summary_instructions": "Say who calls.",
     "assistant.call_retry_config": {"allowed_days": ["monday"]},
 }
 """One value for each field not acted on yet, keyed by its path from the call object."""
@@ -36,8 +34,6 @@ def _document(path: str, value: Any) -> dict[str, Any]:
     call: dict[str, Any] = {"id": "c1", "direction": "inbound", "assistant": {"prompt": "Hi."}}
     owner = call["assistant"] if path.startswith("assistant.") else call
     owner[path.removeprefix("assistant.")] = value
-    if path == "assistant.human_transfer_mode":
-        owner["transfer_phone_number"] = "+442071838750"  # warm needs a number to transfer to
     return {"call": call}
 
 
@@ -57,15 +53,27 @@ def test_a_config_using_only_what_works_has_no_such_warning() -> None:
     assert spec.warnings == ()
 
 
+def test_a_warm_transfer_config_is_acted_on() -> None:
+    warm = {
+        "transfer_phone_number": "+442071838750",
+        "human_transfer_mode": "warm",
+        "warm_transfer_summary_instructions": "Say who calls.",
+    }
+    call = {"id": "c1", "direction": "inbound", "assistant": {"prompt": "Hi.", **warm}}
+    spec = spec_from_document({"call": call})
+    assert spec.assistant.transfer_mode == "warm"
+    assert [w for w in spec.warnings if "not acted on" in w.reason] == []
+
+
 def test_check_config_strict_fails_on_a_field_not_acted_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "assistant.json"
-    warm = {"transfer_phone_number": "+442071838750", "human_transfer_mode": "warm"}
-    path.write_text(json.dumps({"prompt": "Hi.", **warm}))
+    retries = {"call_retry_config": {"allowed_days": ["monday"]}}
+    path.write_text(json.dumps({"prompt": "Hi.", **retries}))
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "warning $.human_transfer_mode: accepted but not acted on yet" in out
+    assert "warning $.call_retry_config: accepted but not acted on yet" in out
     assert main(["check-config", "--strict", str(path)]) == 1
 
 

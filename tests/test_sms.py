@@ -51,6 +51,9 @@ class Control:
     async def transfer(self, to: str) -> None:
         raise AssertionError("SMS never transfers the call")
 
+    async def warm_transfer(self, to: str) -> None:
+        raise AssertionError("SMS never transfers the call")
+
     def event(self, type: str, **detail: str | int | float | bool | None) -> None:
         self.events.append((type, detail))
 

@@ -28,6 +28,7 @@ class Floor:
         self.unanswered = 0
         """Callee turns let pass and not answered since (``answered`` resets it)."""
         self._passed = asyncio.Event()
+        self._held = False
         if deciding:
             self.preemptive["enabled"] = False
         else:
@@ -36,7 +37,18 @@ class Floor:
     @property
     def replies(self) -> bool:
         """True when the callee's turns are answered."""
-        return self._replies
+        return self._replies and not self._held
+
+    def hold(self) -> None:
+        """Let the caller's turns pass unanswered for now (they are on hold: a warm transfer)."""
+        self._held = True
+        self.preemptive["enabled"] = False
+
+    def release(self) -> None:
+        """Answer the caller's turns again, as before ``hold``."""
+        self._held = False
+        if self._replies and self._greet.done():
+            self.preemptive.pop("enabled", None)
 
     async def greeting(self) -> bool:
         """Wait until who answered is known; True if the agent should greet."""
@@ -49,7 +61,8 @@ class Floor:
             self._greet.set_result(greet)
             if greet:
                 return  # replies are prepared ahead once the greeting is said (``greeted``)
-        self.preemptive.pop("enabled", None)
+        if not self._held:
+            self.preemptive.pop("enabled", None)
 
     def let_pass(self) -> None:
         """The agent let a callee turn pass unanswered (it is in the conversation)."""
@@ -69,7 +82,7 @@ class Floor:
 
     def greeted(self) -> None:
         """The greeting was said (or there is none): replies may be prepared ahead again."""
-        if self._replies:
+        if self.replies:
             self.preemptive.pop("enabled", None)
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livekit.agents import stt
 from livekit.agents.voice import io
 
 from ..config.attempt import AttemptStatus, TranscriptRow
@@ -21,6 +22,8 @@ FAILURE_LINE = (
 TRANSFER_LINE = "Please hold, I am transferring you now."
 """Said, uninterruptible, right before the call is transferred to a person."""
 HOLDING_LINE = "One moment, please."
+TRANSFER_RING_TIMEOUT = 30.0
+"""Seconds a warm transfer lets the colleague's phone ring before nobody answered."""
 """Said while the caller waits on a slow or stuck answer (a hung LLM, a tool still running)."""
 
 
@@ -60,3 +63,8 @@ class RunOptions:
     holding_line: str | None = HOLDING_LINE
     """Said when the caller has waited ``watchdog.HOLD_AFTER`` seconds for an answer; None:
     say nothing."""
+    transfer_ring_timeout: float = TRANSFER_RING_TIMEOUT
+    """Seconds a warm transfer rings the colleague before giving up (``no_answer``)."""
+    consultation_stt: Callable[[], stt.STT] | None = None
+    """What hears the colleague on a warm transfer's consultation leg (replay: their recorded
+    transcripts); None: the call's own STT."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from livekit import rtc
 from livekit.agents import AgentSession, llm, utils
 from livekit.agents.voice.speech_handle import SpeechHandle
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
@@ -31,7 +32,8 @@ from ..config.attempt import AttemptStatus
 from ..config.spec import CallSpec
 from ..errors import CallEnded, DialFailed, TransferFailed
 from ..log import logger
-from ..media.output import CallAudioOutput, OutputStats
+from ..media.hold import HoldMusic
+from ..media.output import CallAudioOutput, FrameTap, OutputStats
 from ..media.recording import CallRecording, TappedAudioInput
 from ..media.sounds import CallSounds
 from ..observability.call import ObservedCall
@@ -41,8 +43,10 @@ from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
+from ..telephony.port import ConsultationLeg
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
+from .briefing import Briefing, briefing_instructions, conversation
 from .clips import Clip, Clips, StaticSentence, render
 from .ending import (
     END_CALL_TOOL,
@@ -64,6 +68,7 @@ from .options import RunOptions
 from .ports import CallPorts
 from .recovery import TurnRecovery
 from .session import build_session
+from .warm_transfer import WarmResult, WarmTransfer, come_back_instructions
 from .watchdog import GIVE_UP_AFTER, SilenceWatchdog
 
 _T = TypeVar("_T")
@@ -127,6 +132,12 @@ class CallRunner:
         self._keys: KeyCollector | None = None
         self._answering: AnsweringFlow | None = None
         self._transferring = False
+        self._floor: Floor | None = None
+        self._hold = (
+            HoldMusic(media.sample_rate) if spec.assistant.transfer_mode == "warm" else None
+        )
+        self._colleague: ConsultationLeg | None = None
+        """The colleague's leg, once a warm transfer connected it."""
         voice_key = providers.voice_key or spec.voice.key
         self._clips = Clips(
             providers.tts,
@@ -208,6 +219,101 @@ class CallRunner:
             "transfer", outcome="transferred", seconds=round(time.time() - started, 3)
         )
         self._end(Ending(TRANSFERRED))
+
+    async def warm_transfer(self, to: str) -> None:
+        """Say the transfer line, then put the caller on hold and consult ``to`` meanwhile.
+
+        Returns once the consultation has started (``warm_transfer.py`` tells the flow); the
+        runner connects the caller or comes back to them when it ends. ``TransferFailed``
+        when a transfer is already under way.
+        """
+        if self._transferring:
+            raise TransferFailed("a transfer is under way", reason="a transfer is under way")
+        self._recorder.event("transfer_started", mode="warm")
+        self._transferring = True
+        # the tool runs inside the agent's current turn: the line is said to its end
+        await self._play_now("transfer_line", self._options.transfer_line, cut=False)
+        self._tasks.spawn(self._consult(to), name="warm-transfer")
+
+    async def _consult(self, to: str) -> None:
+        assert self._hold is not None and self._floor is not None
+        flow = WarmTransfer(
+            self._ports.telephony,
+            hold=self._hold,
+            floor=self._floor,
+            brief=self._briefing,
+            event=self._recorder.event,
+            offset=self._recorder.offset,
+            ring_timeout=self._options.transfer_ring_timeout,
+        )
+        try:
+            result = await self.until_ended(flow.run(to))
+        except CallEnded:
+            return
+        if result.leg is not None:
+            self._connected(result.leg)
+        else:
+            self._come_back(result)
+
+    def _briefing(self, leg: ConsultationLeg) -> Briefing:
+        """The briefing of the colleague on ``leg``, from the conversation so far."""
+        spec, session = self._spec, self._session
+        history = conversation(session.history.items) if session is not None else []
+        summary = spec.assistant.warm_transfer_summary_instructions
+        consultation_stt = self._options.consultation_stt
+        return Briefing(
+            leg,
+            self._providers,
+            instructions=briefing_instructions(
+                assistant_name=spec.assistant.name,
+                summary=spec.render(summary).text if summary else None,
+                history=history,
+            ),
+            turn=self._options.turn,
+            stt_override=consultation_stt() if consultation_stt is not None else None,
+            said=lambda role, text: self._recorder.event("consultation", role=role, text=text),
+        )
+
+    def _connected(self, leg: ConsultationLeg) -> None:
+        """The caller and the colleague hear each other: the agent's part is over."""
+        self._colleague = leg
+        if not self._ending.decide(TRANSFERRED):
+            return  # the call was ending already; the teardown hangs the leg up
+        self._silence_session()
+        self._tasks.spawn(self._until_colleague_leaves(leg), name="warm-transfer-connected")
+
+    async def _until_colleague_leaves(self, leg: ConsultationLeg) -> None:
+        """Record both people until the colleague hangs up (or the call ends); then end.
+
+        The agent no longer speaks or listens: its output stops, and the session is detached
+        from the caller's audio (their talk with the colleague is not the agent's transcript).
+        The recording keeps the caller on the left and the colleague, what the caller now
+        hears, on the right.
+        """
+        await self._output.aclose()
+        caller = self._session.input.audio if self._session is not None else None
+        if self._session is not None:
+            self._session.input.audio = None
+        recordings = [
+            self._tasks.spawn(_drain(leg.media.caller_audio, self._recording.heard), name="rec")
+        ]
+        if caller is not None:  # the tapped input records each frame it passes on
+            recordings.append(self._tasks.spawn(_drain(caller, None), name="rec-caller"))
+        try:
+            await leg.wait_for_hangup()
+        finally:
+            for recording in recordings:
+                recording.cancel()
+        if not self._ending_started.is_set():  # they left first (else the call is ending)
+            self._recorder.event("colleague_hung_up")
+        self._finished.set()
+
+    def _come_back(self, result: WarmResult) -> None:
+        """Nobody took the call: the agent tells the caller, and the conversation goes on."""
+        self._transferring = False
+        session = self._session
+        if session is not None and self._active():
+            session.generate_reply(instructions=come_back_instructions(result))
 
     # -- the call ------------------------------------------------------------------------------
 
@@ -307,11 +413,14 @@ class CallRunner:
         )
         answering = self._answering = self._answering_flow()
         clips = self._clips
+        floor = self._floor = answering.floor if answering else Floor(deciding=False)
+        if self._hold is not None:
+            self._output.add_layer(self._hold)
         agent = AssistantAgent(
             spec,
             build_tools(plugin_context),
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
-            floor=answering.floor if answering else Floor(deciding=False),
+            floor=floor,
             unanswered=self._recorder.unanswered,
         )
         listeners = [answering.hear] if answering else []
@@ -357,7 +466,11 @@ class CallRunner:
         self._recorder.event("call_started")
         if answering is not None:
             answering.start(session, agent, menu_tools(plugin_context))
-        self._keys = KeyCollector(session, active=self._active, event=self._recorder.event)
+        self._keys = KeyCollector(
+            session,
+            active=lambda: self._active() and not self._transferring,  # on hold: not a turn
+            event=self._recorder.event,
+        )
         self._ports.telephony.on_keys(self._keys.press)
         self._ports.telephony.on_keys_sent(self._keys.sent)
         if options.typed_turns is not None:
@@ -432,7 +545,8 @@ class CallRunner:
         if ending.at_once:
             decided = self._ending.decide(ending.outcome)
             if ending.event:
-                self._recorder.event(ending.event if decided else f"{ending.event}_during_goodbye")
+                late = not decided and self._colleague is None  # else: the bridged call's end
+                self._recorder.event(f"{ending.event}_during_goodbye" if late else ending.event)
             return True
         if ending.event:
             self._recorder.event(ending.event)
@@ -509,6 +623,8 @@ class CallRunner:
         if self._keys is not None:
             self._keys.close()
         await self._step(self._ports.telephony.hang_up(), "hang up")
+        if self._colleague is not None:
+            await self._step(self._colleague.hang_up(), "colleague hang up")
         self._ended_at = time.time()
         self._recorder.event("hung_up")
         if self._session is not None:
@@ -590,6 +706,13 @@ class CallRunner:
             if spec.call.direction == "outbound"
             else None,
         }
+
+
+async def _drain(audio: AsyncIterator[rtc.AudioFrame], tap: FrameTap | None) -> None:
+    """Read ``audio`` to its end, showing each frame to ``tap``."""
+    async for frame in audio:
+        if tap is not None:
+            tap(frame)
 
 
 def _sentence(text: str | None, template: str | None) -> StaticSentence | None:

@@ -16,7 +16,14 @@ from ..integrations.settings import IntegrationSettings
 from ..providers import ProviderSettings
 from ..settings import EnvModel
 from .clip_store import DEFAULT_DIR, ClipStore
-from .options import FAILURE_LINE, HOLDING_LINE, RECOVERY_LINE, TRANSFER_LINE, RunOptions
+from .options import (
+    FAILURE_LINE,
+    HOLDING_LINE,
+    RECOVERY_LINE,
+    TRANSFER_LINE,
+    TRANSFER_RING_TIMEOUT,
+    RunOptions,
+)
 from .session import TurnOptions
 
 MAX_ENDPOINTING_SECONDS = 10.0
@@ -28,7 +35,7 @@ class CallSettings(EnvModel):
 
     ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
     ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
-    say nothing), ``AGENT_CAPTURE``.
+    say nothing), ``AGENT_TRANSFER_RING_TIMEOUT``, ``AGENT_CAPTURE``.
     """
 
     KEEP_EMPTY = frozenset(
@@ -54,6 +61,10 @@ class CallSettings(EnvModel):
     failure_line: str = Field(FAILURE_LINE, alias="AGENT_FAILURE_LINE")
     transfer_line: str = Field(TRANSFER_LINE, alias="AGENT_TRANSFER_LINE")
     holding_line: str = Field(HOLDING_LINE, alias="AGENT_HOLDING_LINE")
+    transfer_ring_timeout: float = Field(
+        TRANSFER_RING_TIMEOUT, gt=0, le=120, alias="AGENT_TRANSFER_RING_TIMEOUT"
+    )
+    """Seconds a warm transfer rings the colleague before giving up."""
     capture: bool = Field(False, alias="AGENT_CAPTURE")
     """Keep what a replay of each call needs (``capture.json``); it holds the caller's words."""
 
@@ -86,6 +97,7 @@ class CallSettings(EnvModel):
             failure_line=self.failure_line or None,
             transfer_line=self.transfer_line or None,
             holding_line=self.holding_line or None,
+            transfer_ring_timeout=self.transfer_ring_timeout,
             capture=self.capture,
             **call,
         )

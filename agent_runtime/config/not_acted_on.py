@@ -2,8 +2,8 @@
 
 The API documents what each field does on a call. Until the runtime does it, a config that sets
 such a field gets a warning that says so (``check-config --strict`` then fails), so that nobody
-counts on a warm transfer that will not happen. When a capability is built, its
-fields leave ``NOT_ACTED_ON``.
+counts on a behaviour that will not happen. When a capability is built, its fields leave
+``NOT_ACTED_ON``.
 
 Fields that only describe a call order (``status``, ``campaign``, ``call_attempts``...) are data,
 not behaviour, and are never reported.
@@ -42,16 +42,6 @@ def _schedules(config: CallRetryConfig | None) -> bool:
 _RETRIES = "retries and calling windows are the dispatcher's; the runtime reads only timezone"
 
 NOT_ACTED_ON: tuple[NotActedOn, ...] = (
-    NotActedOn(
-        "assistant.human_transfer_mode",
-        lambda c: c.assistant.transfer_mode == "warm",
-        "warm transfers are not made yet: the call is transferred cold",
-    ),
-    NotActedOn(
-        "assistant.warm_transfer_summary_instructions",
-        lambda c: bool(c.assistant.warm_transfer_summary_instructions),
-        "warm transfers are not made yet: no supervisor is briefed",
-    ),
     NotActedOn(
         "scheduled_at",
         lambda c: c.scheduled_at is not None,

@@ -1,28 +1,59 @@
-"""The media port of a replayed call.
+"""The media port of a replayed call, and of its second party (a warm transfer's colleague).
 
 The caller's recorded audio is played into the session in 20 ms frames at its real pace (on
 the loop's clock, real or virtual), followed by silence; the caller hangs up at the recorded
-time (``hung_up``). What the agent says goes to the call recording.
+time (``hung_up``). What the agent says goes to the call recording. The colleague's recorded
+audio (``supervisor.wav``) is played the same way on their leg, from when it is first read;
+what they hear is kept (``HeardSink``), for tests to compare with what the caller heard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 from livekit import rtc
 from livekit.agents.voice import io
 
-from .recorded_call import RecordedCall
-
 FRAME_SECONDS = 0.02
+
+
+class RecordedAudio(Protocol):
+    """Audio a replay plays in: its samples, their rate, and when its speaker hangs up."""
+
+    @property
+    def audio(self) -> npt.NDArray[np.int16]:
+        """The mono samples."""
+        ...
+
+    @property
+    def sample_rate(self) -> int:
+        """Their rate."""
+        ...
+
+    @property
+    def hangup_at(self) -> float:
+        """Seconds from the start at which the speaker hangs up."""
+        ...
+
+
+@dataclass(frozen=True)
+class PartyAudio:
+    """A second party's recorded audio (``supervisor.wav``) and their hang-up time."""
+
+    audio: npt.NDArray[np.int16]
+    sample_rate: int
+    hangup_at: float
 
 
 class ReplayAudioInput(io.AudioInput):
     """The caller's side of the recorded call, paced in real time, then silence."""
 
-    def __init__(self, recorded: RecordedCall) -> None:
+    def __init__(self, recorded: RecordedAudio) -> None:
         super().__init__(label="ReplayAudioInput")
         self._audio = recorded.audio
         self._rate = recorded.sample_rate
@@ -85,12 +116,29 @@ class ReplaySink:
         """Nothing is buffered."""
 
 
-class ReplayMedia:
-    """The ``MediaPort`` of a replayed call."""
+class HeardSink(ReplaySink):
+    """A sink that keeps every frame with the wall time it was written at."""
 
-    def __init__(self, recorded: RecordedCall, *, sample_rate: int = 24000) -> None:
+    def __init__(self) -> None:
+        self.frames: list[tuple[float, rtc.AudioFrame]] = []
+
+    async def write(self, frame: rtc.AudioFrame) -> None:
+        """Keep the frame."""
+        self.frames.append((time.time(), frame))
+
+
+class ReplayMedia:
+    """The ``MediaPort`` of a replayed call (or of its second party)."""
+
+    def __init__(
+        self,
+        recorded: RecordedAudio,
+        *,
+        sample_rate: int = 24000,
+        sink: ReplaySink | None = None,
+    ) -> None:
         self._input = ReplayAudioInput(recorded)
-        self._sink = ReplaySink()
+        self._sink = sink or ReplaySink()
         self._rate = sample_rate
 
     @property
@@ -111,3 +159,29 @@ class ReplayMedia:
     def playhead(self) -> float:
         """Seconds of caller audio played so far (what the replay STT follows)."""
         return self._input.position
+
+
+class ReplayParty:
+    """A second party of a replayed call (``RecordedParty``): their audio in, what they heard."""
+
+    def __init__(self, recorded: RecordedAudio, *, sample_rate: int = 24000) -> None:
+        self.heard = HeardSink()
+        self._media = ReplayMedia(recorded, sample_rate=sample_rate, sink=self.heard)
+
+    @property
+    def media(self) -> ReplayMedia:
+        """Their media port."""
+        return self._media
+
+    @property
+    def hung_up(self) -> asyncio.Event:
+        """Set once their audio reaches their hang-up time."""
+        return self._media.caller_audio.hung_up
+
+    def playhead(self) -> float:
+        """Seconds of their audio played so far."""
+        return self._media.playhead()
+
+    async def reached(self, seconds: float) -> None:
+        """Return once ``seconds`` of their audio have played."""
+        await self._media.caller_audio.reached(seconds)

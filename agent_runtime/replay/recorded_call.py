@@ -9,7 +9,10 @@
 | ``http.json`` | optional: the answers of the HTTP services the tools called |
 | ``env.json`` | optional: the integrations' settings at recording time (dummy credentials) |
 | ``caller.json`` | optional: when the caller hangs up |
-| ``phone.json`` | optional: what the phone line did (dial outcome, keys pressed, transfer answer) |
+| ``phone.json`` | optional: what the phone line did (dial outcome, keys pressed, transfer answer,
+  how a warm transfer's colleague answered: ``consult``) |
+| ``supervisor.wav`` | optional: the colleague's side of a warm transfer's leg, from their answer |
+| ``supervisor_stt.json`` | optional: what speech-to-text heard of them, timed against it |
 | ``expect.json`` | optional: what the call report must show (``replay --check``) |
 
 ``RecordedCall.load`` checks the whole folder first: a missing file, unreadable audio, broken
@@ -34,6 +37,7 @@ from ..telephony.recorded import PhoneScript
 from .expect import Expectation
 from .http_server import HttpScript
 from .llm_server import LLMScript
+from .media import PartyAudio
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -97,6 +101,10 @@ class RecordedCall:
     caller: CallerScript
     phone: PhoneScript
     expect: Expectation
+    supervisor_audio: npt.NDArray[np.int16]
+    """The colleague's audio (``supervisor.wav``; empty without it: silence)."""
+    supervisor_rate: int
+    supervisor_stt: SttScript
 
     @property
     def audio_seconds(self) -> float:
@@ -110,6 +118,10 @@ class RecordedCall:
             return self.caller.hangup_at
         return self.audio_seconds + self.caller.tail
 
+    def supervisor(self, hangup_at: float) -> PartyAudio:
+        """The colleague's recorded audio, hanging up at ``hangup_at`` seconds into it."""
+        return PartyAudio(self.supervisor_audio, self.supervisor_rate, hangup_at)
+
     @classmethod
     def load(cls, folder: str | Path) -> RecordedCall:
         """Load and check a recorded call folder; ``RecordedCallError`` lists every problem."""
@@ -122,6 +134,7 @@ class RecordedCall:
             if not (root / name).is_file()
         ]
         audio, rate = _audio(root / "caller.wav", problems)
+        supervisor, supervisor_rate = _audio(root / "supervisor.wav", problems)
         reader = _Reader(root, problems)
         recorded = cls(
             folder=root,
@@ -135,6 +148,9 @@ class RecordedCall:
             caller=reader.model("caller.json", CallerScript),
             phone=reader.model("phone.json", PhoneScript),
             expect=reader.model("expect.json", Expectation),
+            supervisor_audio=supervisor,
+            supervisor_rate=supervisor_rate,
+            supervisor_stt=reader.model("supervisor_stt.json", SttScript),
         )
         if problems:
             raise RecordedCallError(root, problems)

@@ -53,7 +53,7 @@ from .clock import InlineExecutor
 from .http_server import ReceivedRequest, RecordedHttpServer
 from .llm_server import ChatRequest, ScriptedLLMServer
 from .local_server import serve
-from .media import ReplayMedia
+from .media import ReplayMedia, ReplayParty
 from .realtime_script import RecordedRealtimeScript
 from .realtime_server import RealtimeStandIn
 from .recorded_call import RecordedCall
@@ -157,6 +157,7 @@ async def replay(
         reached=media.caller_audio.reached,
         participant=SipParticipant("sip_caller", phone_number=spec.call.user_phone_number),
         outbound=spec.call.direction == "outbound",
+        consultation=lambda hangup_at: ReplayParty(recorded.supervisor(hangup_at)),
     )
     offline = OfflineTTS.for_voice(spec.voice, engine=engine)
     realtime = (
@@ -196,6 +197,9 @@ async def replay(
                 turn=turn or TurnOptions(),
                 output_dir=output_dir,
                 clip_store=clip_store,
+                consultation_stt=lambda: ReplaySTT(
+                    list(recorded.supervisor_stt.utterances), line.leg_playhead
+                ),
                 stop_on_sigterm=stop_on_sigterm,
                 on_row=on_row,
                 capture=capture,

@@ -3,7 +3,8 @@
 The person at the console hangs up when ``caller_left`` is set (Ctrl-C, Ctrl-D). The call is
 answered when the runner first asks. Keys the agent sends and a transfer it makes are noted
 and shown through ``notice`` (the console prints them); the transfer "succeeds" and the call
-ends, as on a real line.
+ends, as on a real line. There is no second line: a warm transfer fails at once
+(``TransferFailed``), and the agent comes back to the person at the console.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from ..errors import TransferFailed
 from .dtmf import check_keys
-from .port import KeyListener, SipParticipant
+from .port import ConsultationLeg, KeyListener, SipParticipant
+
+NO_SECOND_LINE = "the console has no second line to call a colleague on"
 
 
 class LocalLine:
@@ -72,3 +76,12 @@ class LocalLine:
         """Note the transfer: the person at the console is handed over."""
         self.transferred_to = to
         self._notice(f"call transferred to {to}")
+
+    async def consult(self, to: str, *, ring_timeout: float) -> ConsultationLeg:
+        """There is no second line: ``TransferFailed``."""
+        self._notice(f"warm transfer to {to}: {NO_SECOND_LINE}")
+        raise TransferFailed(f"cannot call {to}: {NO_SECOND_LINE}", reason=NO_SECOND_LINE)
+
+    async def connect(self, leg: ConsultationLeg) -> None:
+        """Never called: ``consult`` opens no leg."""
+        raise TransferFailed("the console has no second leg", reason=NO_SECOND_LINE)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..media.ports import MediaPort
 
 KeyListener = Callable[[str], None]
 """Called with each key the person on the line presses (``"4"``, ``"#"``...)."""
@@ -28,6 +31,35 @@ class SipParticipant:
     """Our number on this call (``sip.trunkPhoneNumber``)."""
     call_id: str | None = None
     """The SIP call id (``sip.callID``), for correlating with the trunk's logs."""
+
+
+class ConsultationLeg(Protocol):
+    """A second phone leg the caller cannot hear: the agent and the person it dialled.
+
+    Warm transfer opens one to brief a supervisor before connecting them to the caller.
+    """
+
+    @property
+    def media(self) -> MediaPort:
+        """The dialled person's voice in (``caller_audio``), what they hear out (``sink``)."""
+        ...
+
+    @property
+    def answered_at(self) -> float:
+        """Wall time at which the dialled person answered."""
+        ...
+
+    def on_keys(self, listener: KeyListener) -> None:
+        """Call ``listener`` with every key the dialled person presses from now on."""
+        ...
+
+    async def wait_for_hangup(self) -> None:
+        """Return when the dialled person has hung up (or the leg was hung up)."""
+        ...
+
+    async def hang_up(self) -> None:
+        """End this leg only (idempotent); the call with the caller goes on."""
+        ...
 
 
 class TelephonyPort(Protocol):
@@ -75,5 +107,22 @@ class TelephonyPort(Protocol):
         """Hand the call over to ``to`` (an E.164 number); ``TransferFailed`` when refused.
 
         On success the person on the line is connected to ``to`` and leaves this call.
+        """
+        ...
+
+    async def consult(self, to: str, *, ring_timeout: float) -> ConsultationLeg:
+        """Dial ``to`` (E.164) from the call's number into a leg the caller cannot hear.
+
+        Returns once the far end answers. ``DialFailed`` (its ``dial_error``: ``no_answer``,
+        ``busy``, ``failed``...) when it does not within ``ring_timeout`` seconds;
+        ``TransferFailed`` when this line cannot open a second leg at all (the console).
+        """
+        ...
+
+    async def connect(self, leg: ConsultationLeg) -> None:
+        """Connect the caller and ``leg``'s person: each hears the other from now on.
+
+        The agent's own voice is no longer heard by either. The call then lasts until one of
+        them hangs up; ``hang_up`` ends both legs. ``TelephonyError`` when it cannot be done.
         """
         ...
