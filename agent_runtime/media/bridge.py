@@ -5,11 +5,12 @@ leaves the supervisor in the consultation room and the agent relays the audio: e
 phone participant's microphone track in one room is read (``rtc.AudioStream``) and played
 through a track the agent publishes in the other room (``rtc.AudioSource``).
 
-Frames pass untouched at 48 kHz, the rate Opus decodes to (no resampling either side). A
-published source plays its queue in real time and never catches up: whatever is queued when
-the relay runs ahead stays as delay for the rest of the call. So the relay keeps its own count
-of what is queued (frames handed minus time passed) and drops a frame that would put more than
-``MAX_AHEAD`` in the queue (after the event loop stalled, the stream delivers a burst).
+Frames pass untouched at 48 kHz, the rate Opus decodes to (no resampling either side), 10 ms
+at a time, and the published source has no queue: each frame goes to the encoder as it comes.
+A queued source plays in real time and never catches up, so any audio queued when the relay
+runs ahead (the event loop stalled, then the stream delivered a burst) would stay as delay for
+the rest of the call; unqueued, a burst reaches the far end's jitter buffer, which is made to
+absorb it. The relay itself holds no audio.
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from livekit import rtc
 from ..log import logger
 
 BRIDGE_SAMPLE_RATE = 48000
-FRAME_MS = 20
+FRAME_MS = 10
+"""An unqueued source takes 10 ms frames only."""
 STREAM_FRAMES = 10
 """Frames an incoming stream keeps while the relay is not reading (older ones are dropped)."""
-MAX_AHEAD = 0.04
-"""Seconds of audio queued in the published source beyond which incoming frames are dropped."""
-SOURCE_QUEUE_MS = 60
-"""The published source's queue: room for ``MAX_AHEAD`` and one frame, so handing a frame
-never waits (a multiple of 10 ms)."""
+SOURCE_QUEUE_MS = 0
+"""The published source's queue: none (see the module)."""
 UNPUBLISH_TIMEOUT = 2.0
 CALLER_TRACK = "bridge-caller"
 """The track carrying the caller's voice into the consultation room."""
@@ -44,12 +43,8 @@ class TrackRelay:
         self._track_sid: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
-        self._drained_at = 0.0
-        """Loop time at which the source will have played all it was handed."""
         self.relayed = 0
         """Frames played into the source so far."""
-        self.dropped = 0
-        """Frames dropped because the source was already ``MAX_AHEAD`` ahead."""
 
     @property
     def track_sid(self) -> str | None:
@@ -85,15 +80,9 @@ class TrackRelay:
         await asyncio.gather(*self._stopping, return_exceptions=True)
 
     async def _relay(self, stream: rtc.AudioStream) -> None:
-        loop = asyncio.get_running_loop()
         try:
             async for event in stream:
-                now = loop.time()
-                if self._drained_at - now > MAX_AHEAD:
-                    self.dropped += 1
-                    continue
                 await self._source.capture_frame(event.frame)
-                self._drained_at = max(self._drained_at, now) + event.frame.duration
                 self.relayed += 1
         finally:
             await stream.aclose()
@@ -228,8 +217,4 @@ class AudioBridge:
         finally:
             await self.to_caller.aclose()
         relays = (self.to_consulted.relay, self.to_caller.relay)
-        logger.debug(
-            "bridge closed: %d frames relayed, %d dropped",
-            sum(r.relayed for r in relays),
-            sum(r.dropped for r in relays),
-        )
+        logger.debug("bridge closed: %d frames relayed", sum(r.relayed for r in relays))
