@@ -447,12 +447,16 @@ class ConnectedRoom(rtc.Room):
 class RoomJoiner:
     """A ``RoomConnector`` that hands out ``ConnectedRoom``s and keeps them.
 
-    ``server``: the fake API server, whose requests so far are noted at each join.
+    ``server``: the fake API server, whose requests so far are noted at each join; ``delay``:
+    seconds a join takes (a slow media server).
     """
 
-    def __init__(self, server: FakeLiveKitServer, *, fail: Exception | None = None) -> None:
+    def __init__(
+        self, server: FakeLiveKitServer, *, fail: Exception | None = None, delay: float = 0.0
+    ) -> None:
         self._server = server
         self._fail = fail
+        self._delay = delay
         self.rooms: list[ConnectedRoom] = []
         self.requests_before_join: list[list[str]] = []
         """For each join, the API methods called before it."""
@@ -460,6 +464,7 @@ class RoomJoiner:
     async def connect(self, room_name: str) -> rtc.Room:
         """Join ``room_name`` (or fail as told)."""
         self.requests_before_join.append([call.method for call in self._server.calls])
+        await asyncio.sleep(self._delay)
         if self._fail is not None:
             raise self._fail
         room = ConnectedRoom(room_name)

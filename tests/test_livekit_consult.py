@@ -316,8 +316,31 @@ def test_the_call_hung_up_while_it_rings_hangs_up_the_leg_too() -> None:
         return outcome if isinstance(outcome, BaseException) else None
 
     outcome = _run(livekit, body)
-    assert isinstance(outcome, TelephonyError) and "hung up while it rang" in str(outcome)
+    assert isinstance(outcome, TelephonyError) and "hung up before it answered" in str(outcome)
     assert _methods(livekit)[2:] == [
+        ("RemoveParticipant", CONSULT_ROOM),
+        ("DeleteRoom", CONSULT_ROOM),
+        ("DeleteRoom", "call-room"),
+    ]
+
+
+def test_the_call_hung_up_while_the_agent_joins_the_room_dials_nobody() -> None:
+    livekit = FakeLiveKitServer()
+
+    async def main() -> tuple[BaseException | None, int]:
+        joiner = RoomJoiner(livekit, delay=5.0)
+        async with _call(livekit, joiner=joiner) as call:
+            consulting = asyncio.create_task(call.line.consult(SUPERVISOR, ring_timeout=30))
+            await asyncio.sleep(2.0)
+            await call.line.hang_up()
+            (outcome,) = await asyncio.gather(consulting, return_exceptions=True)
+            return (outcome if isinstance(outcome, BaseException) else None), len(joiner.rooms)
+
+    outcome, joined = run_virtual(main)
+    assert isinstance(outcome, TelephonyError) and "hung up before it answered" in str(outcome)
+    assert joined == 0
+    assert _methods(livekit) == [
+        ("CreateRoom", CONSULT_ROOM),
         ("RemoveParticipant", CONSULT_ROOM),
         ("DeleteRoom", CONSULT_ROOM),
         ("DeleteRoom", "call-room"),

@@ -8,8 +8,8 @@ room: each consultation gets a room of its own, ``<call room>-consult-<n>``.
    worker's key) and publishes its voice there before anyone answers, so no first word is lost.
 2. ``CreateSIPParticipant`` on the outbound trunk, from the call's number, with the ringing
    timeout, waiting until answered. A call not answered is a ``DialFailed`` whose
-   ``dial_error`` comes from the SIP status (``dial_errors``). The caller hanging up while it
-   rings ends the dialling (``TelephonyError``).
+   ``dial_error`` comes from the SIP status (``dial_errors``). The caller hanging up before
+   the answer ends the dialling (``TelephonyError``).
 3. The leg's media is the room media of the dialled participant; its keys are the room's
    ``sip_dtmf_received`` events; it has hung up when the participant leaves or the room goes.
 4. Hanging up, on every path (declined, not answered, failed, cancelled, the call ending):
@@ -133,7 +133,7 @@ class LiveKitConsultation:
         self._answered_at: float | None = None
         self._listeners: list[KeyListener] = []
         self._bridge: AudioBridge | None = None
-        self._dialing: asyncio.Task[api.SIPParticipantInfo] | None = None
+        self._opening: asyncio.Task[None] | None = None
         self._hanging_up: asyncio.Task[None] | None = None
         self._gone = asyncio.Event()
 
@@ -159,11 +159,6 @@ class LiveKitConsultation:
         return self._room
 
     @property
-    def bridged(self) -> bool:
-        """Whether the leg is connected to the caller."""
-        return self._bridge is not None
-
-    @property
     def hung_up(self) -> bool:
         """Whether the leg has been hung up (or is being)."""
         return self._hanging_up is not None
@@ -185,7 +180,33 @@ class LiveKitConsultation:
         ring_timeout: float,
         caller_gone: asyncio.Event,
     ) -> None:
-        """Open the room, join it, and dial ``to`` into it until answered (see the module)."""
+        """Open the room, join it, and dial ``to`` into it until answered (see the module).
+
+        ``DialFailed`` when not answered; ``TelephonyError`` when the room could not be opened,
+        or the caller hung up (or the leg was hung up) before the answer.
+        """
+        opening = asyncio.create_task(
+            self._open(connector, dialing, to, ring_timeout), name="consult-open"
+        )
+        self._opening = opening
+        caller_left = asyncio.create_task(caller_gone.wait(), name="consult-caller-gone")
+        try:
+            await asyncio.wait({opening, caller_left}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            caller_left.cancel()
+            if not opening.done():
+                opening.cancel()
+            await asyncio.gather(opening, caller_left, return_exceptions=True)
+        if opening.cancelled():
+            if caller_gone.is_set():
+                raise TelephonyError("the caller hung up before the consultation leg answered")
+            raise TelephonyError("the consultation leg was hung up before it answered")
+        opening.result()
+        self._answered_at = time.time()
+
+    async def _open(
+        self, connector: RoomConnector, dialing: ConsultDialing, to: str, ring_timeout: float
+    ) -> None:
         request = api.CreateRoomRequest(
             name=self.room_name, empty_timeout=EMPTY_TIMEOUT, departure_timeout=DEPARTURE_TIMEOUT
         )
@@ -193,6 +214,10 @@ class LiveKitConsultation:
             await self._api.room.create_room(request)
         except api.TwirpError as err:
             raise telephony_error(err, "creating the consultation room") from None
+        except (TimeoutError, aiohttp.ClientError) as err:
+            raise TelephonyError(
+                f"creating the consultation room failed: {type(err).__name__}"
+            ) from None
         try:
             self._room = room = await connector.connect(self.room_name)
             room.on("sip_dtmf_received", self._on_dtmf)
@@ -203,12 +228,19 @@ class LiveKitConsultation:
             raise TelephonyError(
                 f"joining the consultation room failed: {type(err).__name__}"
             ) from None
-        self._dialing = asyncio.create_task(
-            self._api.sip.create_sip_participant(self._dial_request(dialing, to, ring_timeout)),
-            name="consult-dial",
-        )
-        info = await self._ring(self._dialing, caller_gone)
-        self._answered_at = time.time()
+        try:
+            info = await self._api.sip.create_sip_participant(
+                self._dial_request(dialing, to, ring_timeout)
+            )
+        except api.TwirpError as err:
+            raise dial_failure(err) from None
+        except (TimeoutError, aiohttp.ClientError) as err:
+            kind: DialError = (
+                "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
+            )
+            raise DialFailed(
+                f"the consultation call was not placed: {type(err).__name__}", dial_error=kind
+            ) from None
         logger.debug("consultation leg answered (call id %s)", info.sip_call_id or "-")
 
     def _dial_request(
@@ -226,38 +258,6 @@ class LiveKitConsultation:
         )
         request.ringing_timeout.FromNanoseconds(int(ring_timeout * 1e9))
         return request
-
-    async def _ring(
-        self, dialing: asyncio.Task[api.SIPParticipantInfo], caller_gone: asyncio.Event
-    ) -> api.SIPParticipantInfo:
-        """The dial's answer.
-
-        ``DialFailed`` when not answered, ``TelephonyError`` when the caller hung up (or the
-        leg was hung up) first.
-        """
-        caller_left = asyncio.create_task(caller_gone.wait(), name="consult-caller-gone")
-        try:
-            await asyncio.wait({dialing, caller_left}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            caller_left.cancel()
-            if not dialing.done():
-                dialing.cancel()
-            await asyncio.gather(dialing, caller_left, return_exceptions=True)
-        if dialing.cancelled():
-            if caller_gone.is_set():
-                raise TelephonyError("the caller hung up while the consultation leg rang")
-            raise TelephonyError("the consultation leg was hung up while it rang")
-        try:
-            return dialing.result()
-        except api.TwirpError as err:
-            raise dial_failure(err) from None
-        except (TimeoutError, aiohttp.ClientError) as err:
-            kind: DialError = (
-                "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
-            )
-            raise DialFailed(
-                f"the consultation call was not placed: {type(err).__name__}", dial_error=kind
-            ) from None
 
     async def bridge_with(self, caller_room: rtc.Room, caller_identity: str) -> None:
         """Relay audio both ways between the caller and the dialled person."""
@@ -280,8 +280,10 @@ class LiveKitConsultation:
 
     async def _release(self) -> None:
         self._gone.set()
-        if self._dialing is not None and not self._dialing.done():
-            self._dialing.cancel()
+        opening = self._opening
+        if opening is not None and not opening.done():
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
         failures: list[str] = []
         try:
             for step, action in (
@@ -311,16 +313,18 @@ class LiveKitConsultation:
         await delete_room(self._api, self.room_name)
 
     async def _close_local(self) -> None:
-        if self._bridge is not None:
-            await self._bridge.aclose()
-        if self._media is not None:
-            await self._media.aclose()
-        room = self._room
-        if room is not None:
-            room.off("sip_dtmf_received", self._on_dtmf)
-            room.off("participant_disconnected", self._on_participant_disconnected)
-            room.off("disconnected", self._on_disconnected)
-            await room.disconnect()
+        try:
+            if self._bridge is not None:
+                await self._bridge.aclose()
+        finally:
+            if self._media is not None:
+                await self._media.aclose()
+            room = self._room
+            if room is not None:
+                room.off("sip_dtmf_received", self._on_dtmf)
+                room.off("participant_disconnected", self._on_participant_disconnected)
+                room.off("disconnected", self._on_disconnected)
+                await room.disconnect()
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity == self.identity:
