@@ -1,18 +1,20 @@
 """What the warm-transfer bridge adds: audio delay each way, and CPU per minute of bridged call.
 
 Both phone legs live in this process, as real livekit ``rtc`` objects: each person's voice is an
-``rtc.AudioSource`` behind a ``LocalAudioTrack``, and the other person hears it through an
-``rtc.AudioStream`` on that track (a local track needs no server). The baseline: each side reads
-the other's track directly. Bridged: each way passes through the bridge's ``TrackRelay``
+``rtc.AudioSource`` behind a ``LocalAudioTrack`` (a local track needs no server), read with
+``rtc.AudioStream``s. Each way, two listeners hear the same voice: one reads the speaker's track
+directly (the reference), the other reads it through the bridge's ``TrackRelay``
 (``AudioStream`` -> relay -> its own ``AudioSource`` -> ``LocalAudioTrack``), the in-agent hop
 ``AudioBridge`` adds between the two rooms. Both ways run at once.
 
-A click at a random place in its frame, every half second, is looked for on the far side: its
-delay is the time from handing its frame to the speaker's source to receiving the frame that
-holds it, corrected by its place in each frame. The bridge's added delay is the bridged delay
-minus the baseline's; its CPU is the process CPU (all threads) of the bridged run minus the
-baseline's, over the same time. Not in this path: the network, the SFU, Opus and the jitter
-buffer of the extra hop (see docs/telephony.md). About 70 seconds.
+A click at a random place in its frame, every half second, is found by both listeners: the
+bridge's added delay is, click by click, the time the bridged listener received it minus the
+time the direct one did (each corrected by the click's place in its frame), so the speaker's
+own buffering cancels out. A first run with two direct listeners each way gives the same
+figure without a bridge: the measurement's floor, and the CPU baseline. The bridge's CPU is the
+process CPU (all threads) of the bridged run minus the baseline's, over the same time. Not in
+this path: the network, the SFU, Opus and the jitter buffer of the extra hop (see
+docs/telephony.md). About 70 seconds.
 
     python -m bench.bridge [--seconds 30] [--json out.json]
 """
@@ -57,24 +59,27 @@ WAYS = ("caller -> supervisor", "supervisor -> caller")
 
 @dataclass
 class Way:
-    """One direction: the clicks sent into it, and the delay of each click heard."""
+    """One direction: the clicks sent into it, and when each listener heard each of them."""
 
     name: str
     sent: list[float] = field(default_factory=list)
-    delays: list[float] = field(default_factory=list)
-    heard: set[int] = field(default_factory=set)
+    heard: dict[str, dict[int, float]] = field(default_factory=lambda: {"direct": {}, "far": {}})
     counting: bool = False
 
-    def click_heard(self, at: float) -> None:
-        """Match a click heard at ``at`` with the last click sent before (within half a second)."""
+    def click_heard(self, listener: str, at: float) -> None:
+        """Match a click ``listener`` heard at ``at`` with the last one sent before it."""
         index = next((i for i in range(len(self.sent) - 1, -1, -1) if self.sent[i] <= at), None)
-        if index is None or index in self.heard:
+        heard = self.heard[listener]
+        if index is None or index in heard or not self.counting:
             return
-        delay = at - self.sent[index]
-        if delay < MARK_EVERY_FRAMES * FRAME_MS / 1000:
-            self.heard.add(index)
-            if self.counting:
-                self.delays.append(delay)
+        if at - self.sent[index] < MARK_EVERY_FRAMES * FRAME_MS / 1000:
+            heard[index] = at
+
+    def delays(self) -> tuple[list[float], list[float]]:
+        """Per click heard by both: (direct listener - sent, far listener - direct listener)."""
+        direct, far = self.heard["direct"], self.heard["far"]
+        both = sorted(set(direct) & set(far))
+        return [direct[i] - self.sent[i] for i in both], [far[i] - direct[i] for i in both]
 
 
 @dataclass
@@ -108,14 +113,14 @@ async def speak(source: rtc.AudioSource, way: Way, stop: asyncio.Event, seed: in
         index += 1
 
 
-async def listen(stream: rtc.AudioStream, way: Way) -> None:
+async def listen(stream: rtc.AudioStream, way: Way, listener: str) -> None:
     """Find the clicks in what ``stream`` delivers."""
     async for event in stream:
         received = time.perf_counter()
         samples = np.frombuffer(event.frame.data, dtype=np.int16)
         loud = np.flatnonzero(np.abs(samples) > THRESHOLD)
         if loud.size:
-            way.click_heard(received + int(loud[0]) / RATE)
+            way.click_heard(listener, received + int(loud[0]) / RATE)
 
 
 async def run(*, bridged: bool, seconds: float) -> Run:
@@ -130,22 +135,21 @@ async def run(*, bridged: bool, seconds: float) -> Run:
         for seed, way in enumerate(ways):
             voice = rtc.AudioSource(RATE, 1, queue_size_ms=SPEAKER_QUEUE_MS)
             sources.append(voice)
-            heard: rtc.Track = rtc.LocalAudioTrack.create_audio_track(way.name, voice)
+            spoken = rtc.LocalAudioTrack.create_audio_track(way.name, voice)
+            far: rtc.Track = spoken
             if bridged:
                 relayed = rtc.AudioSource(RATE, 1, queue_size_ms=bridge.SOURCE_QUEUE_MS)
                 sources.append(relayed)
                 relay = TrackRelay(relayed)
                 relays.append(relay)
-                relay.attach(heard)
-                heard = rtc.LocalAudioTrack.create_audio_track(f"{way.name} relayed", relayed)
-            stream = rtc.AudioStream.from_track(
-                track=heard,
-                sample_rate=RATE,
-                num_channels=1,
-                frame_size_ms=FRAME_MS,
-            )
-            streams.append(stream)
-            tasks.append(asyncio.create_task(listen(stream, way)))
+                relay.attach(spoken)
+                far = rtc.LocalAudioTrack.create_audio_track(f"{way.name} relayed", relayed)
+            for listener, track in (("direct", spoken), ("far", far)):
+                stream = rtc.AudioStream.from_track(
+                    track=track, sample_rate=RATE, num_channels=1, frame_size_ms=FRAME_MS
+                )
+                streams.append(stream)
+                tasks.append(asyncio.create_task(listen(stream, way, listener)))
             tasks.append(asyncio.create_task(speak(voice, way, stop, seed)))
         await asyncio.sleep(WARMUP)
         for way in ways:
@@ -182,15 +186,14 @@ def summary(baseline: Run, bridged: Run) -> dict[str, object]:
     """The figures of both runs, and what the bridge adds."""
     ways: dict[str, dict[str, float | int | None]] = {}
     for base, through in zip(baseline.ways, bridged.ways, strict=True):
-        base_p50, bridged_p50 = percentile(base.delays, 50), percentile(through.delays, 50)
-        added = None if base_p50 is None or bridged_p50 is None else bridged_p50 - base_p50
+        _, floor = base.delays()
+        direct, added = through.delays()
         ways[base.name] = {
-            "baseline_p50": base_p50,
-            "baseline_p95": percentile(base.delays, 95),
-            "bridged_p50": bridged_p50,
-            "bridged_p95": percentile(through.delays, 95),
-            "added_p50": added,
-            "clicks": len(through.delays),
+            "direct_p50": percentile(direct, 50),
+            "floor_p50": percentile(floor, 50),
+            "added_p50": percentile(added, 50),
+            "added_p95": percentile(added, 95),
+            "clicks": len(added),
         }
     per_minute = {
         "baseline": baseline.cpu / baseline.seconds * 60,
@@ -214,10 +217,10 @@ def report(figures: dict[str, object]) -> str:
     rows = [
         (
             name,
-            _ms(w["baseline_p50"]),
-            _ms(w["bridged_p50"]),
-            _ms(w["bridged_p95"]),
+            _ms(w["direct_p50"]),
+            _ms(w["floor_p50"]),
             _ms(w["added_p50"]),
+            _ms(w["added_p95"]),
             w["clicks"],
         )
         for name, w in ways.items()
@@ -227,12 +230,14 @@ def report(figures: dict[str, object]) -> str:
     added = figures["added_cpu_seconds_per_minute"]
     assert isinstance(added, float)
     lines = [
-        f"bridge benchmark on {figures['machine']}: {RATE} Hz, {FRAME_MS} ms frames",
+        f"bridge benchmark on {figures['machine']}: {RATE} Hz, speakers in {FRAME_MS} ms "
+        f"frames, relay in {bridge.FRAME_MS} ms frames",
         "",
         table(
-            ["way", "direct p50", "bridged p50", "bridged p95", "added p50", "clicks"],
+            ["way", "direct p50", "floor p50", "added p50", "added p95", "clicks"],
             rows,
         ),
+        "(direct: speaker to direct listener; floor: the same difference without a bridge)",
         "",
         f"CPU per minute of call, both ways: direct {per_minute['baseline']:.2f} s, "
         f"bridged {per_minute['bridged']:.2f} s",
