@@ -428,6 +428,16 @@ class ConnectedRoom(rtc.Room):
         self.publisher = PublishingParticipant(identity)
         self.disconnects = 0
 
+    def add_caller(self, identity: str, track: rtc.Track) -> None:
+        """``identity`` is in the room, their microphone ``track`` already subscribed."""
+        publication = SimpleNamespace(
+            sid=f"pub_{identity}", source=rtc.TrackSource.SOURCE_MICROPHONE, track=track
+        )
+        participant = SimpleNamespace(
+            identity=identity, track_publications={publication.sid: publication}
+        )
+        self._remote_participants[identity] = participant  # type: ignore[assignment]
+
     def isconnected(self) -> bool:
         """Connected until ``disconnect``."""
         return self.disconnects == 0

@@ -26,7 +26,7 @@ from agent_runtime.media.bridge import BRIDGE_SAMPLE_RATE, CALLER_TRACK, CONSULT
 from agent_runtime.media.room import TRACK_NAME
 from agent_runtime.replay.clock import run_virtual
 from agent_runtime.replay.local_server import serve
-from agent_runtime.telephony.livekit import LiveKitTelephony
+from agent_runtime.telephony.livekit import LiveKitTelephony, OutboundDial
 from agent_runtime.telephony.livekit_consult import (
     AGENT_IDENTITY,
     CONSULTED_IDENTITY,
@@ -38,6 +38,8 @@ from agent_runtime.telephony.livekit_consult import (
     LiveKitRoomConnector,
 )
 from agent_runtime.telephony.port import ConsultationLeg, SipParticipant
+from agent_runtime.worker.job import consult_dialing
+from agent_runtime.worker.settings import WorkerSettings
 
 from .fakes_livekit import API_KEY, API_SECRET, ConnectedRoom, FakeLiveKitServer, RoomJoiner
 
@@ -481,22 +483,26 @@ def test_connected_caller_and_consulted_person_hear_each_other_until_the_end() -
 
     async def main() -> dict[str, Any]:
         async with _call(livekit) as call:
+            stop = asyncio.Event()
+            voices = {
+                who: rtc.AudioSource(BRIDGE_SAMPLE_RATE, 1, queue_size_ms=60)
+                for who in ("sip_caller", CONSULTED_IDENTITY)
+            }
+            tracks = {
+                who: rtc.LocalAudioTrack.create_audio_track(who, source)
+                for who, source in voices.items()
+            }
+            speakers = [asyncio.create_task(_speak(s, stop)) for s in voices.values()]
+            # the caller's track was subscribed long before; the supervisor's comes after
+            call.room.add_caller("sip_caller", tracks["sip_caller"])
             leg: ConsultationLeg = await call.line.consult(SUPERVISOR, ring_timeout=20)
             await call.line.connect(leg)
             consult = call.consult_room
+            _subscribe(consult, CONSULTED_IDENTITY, tracks[CONSULTED_IDENTITY])
             seen: dict[str, Any] = {
                 "caller_room": call.room.publisher.track_names,
                 "consult_room": consult.publisher.track_names,
             }
-            stop = asyncio.Event()
-            voices = {}
-            speakers = []
-            for who, room in (("sip_caller", call.room), (CONSULTED_IDENTITY, consult)):
-                source = rtc.AudioSource(BRIDGE_SAMPLE_RATE, 1, queue_size_ms=60)
-                track = rtc.LocalAudioTrack.create_audio_track(who, source)
-                voices[who] = source
-                _subscribe(room, who, track)
-                speakers.append(asyncio.create_task(_speak(source, stop)))
             try:
                 seen["consulted_hears_caller"] = await _hears_click(
                     consult.publisher.track(CALLER_TRACK)
@@ -528,6 +534,26 @@ def test_connected_caller_and_consulted_person_hear_each_other_until_the_end() -
         ("DeleteRoom", CONSULT_ROOM),
         ("DeleteRoom", "call-room"),
     ]
+
+
+# -- the worker's choice of trunk and caller id ----------------------------------------------------
+
+
+def test_a_call_consults_from_its_own_number_on_that_numbers_trunk() -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "LIVEKIT_SIP_OUTBOUND_TRUNK": "ST_default",
+            "LIVEKIT_SIP_OUTBOUND_TRUNKS": "+14155550199=ST_west",
+        }
+    )
+    inbound = SipParticipant("sip_caller", trunk_phone_number="+14155550199")
+    assert consult_dialing(settings, None, inbound) == ConsultDialing("ST_west", "+14155550199")
+    other = SipParticipant("sip_caller", trunk_phone_number=OUR_NUMBER)
+    assert consult_dialing(settings, None, other) == ConsultDialing("ST_default", OUR_NUMBER)
+    dial = OutboundDial("ST_own", "+14155550123", OUR_NUMBER, "callee", 30)
+    own = consult_dialing(settings, dial, SipParticipant("callee"))
+    assert own == ConsultDialing("ST_own", OUR_NUMBER)
+    assert consult_dialing(WorkerSettings.from_env({}), None, other) is None
 
 
 # -- the agent's token for the consultation room -------------------------------------------------

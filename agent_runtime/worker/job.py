@@ -220,21 +220,27 @@ async def _run_on_line(
     return JobOutcome(result.report, result.report_path, finished)
 
 
+def consult_dialing(
+    settings: WorkerSettings, dial: OutboundDial | None, participant: SipParticipant
+) -> ConsultDialing | None:
+    """How the call dials warm transfers: from its own number, on that number's trunk.
+
+    An outbound call uses its own trunk and caller id; an inbound call the number the caller
+    dialled and its trunk (``trunk_for``). None without an outbound trunk.
+    """
+    if dial is not None:
+        return ConsultDialing(dial.trunk_id, dial.from_number)
+    our_number = participant.trunk_phone_number
+    trunk = settings.telephony.trunk_for(our_number)
+    return None if trunk is None else ConsultDialing(trunk, our_number)
+
+
 def _consultations(
     ctx: JobContext, settings: WorkerSettings, line: CallLine
 ) -> LiveKitConsultations | None:
-    """How the call dials warm transfers: from its own number, on that number's trunk.
-
-    None without an outbound trunk (``consult`` then refuses).
-    """
-    if line.dial is not None:
-        dialing = ConsultDialing(line.dial.trunk_id, line.dial.from_number)
-    else:
-        our_number = line.participant.trunk_phone_number
-        trunk = settings.telephony.trunk_for(our_number)
-        if trunk is None:
-            return None
-        dialing = ConsultDialing(trunk, our_number)
+    dialing = consult_dialing(settings, line.dial, line.participant)
+    if dialing is None:
+        return None  # ``consult`` then refuses
     return LiveKitConsultations(
         ctx.api,
         call_room=ctx.job.room.name,
