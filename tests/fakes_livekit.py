@@ -458,15 +458,22 @@ class RoomJoiner:
     """A ``RoomConnector`` that hands out ``ConnectedRoom``s and keeps them.
 
     ``server``: the fake API server, whose requests so far are noted at each join; ``delay``:
-    seconds a join takes (a slow media server).
+    seconds a join takes (a slow media server); ``listener_after``: seconds after the join at
+    which someone subscribes to the agent's track (``local_track_subscribed``; None: never).
     """
 
     def __init__(
-        self, server: FakeLiveKitServer, *, fail: Exception | None = None, delay: float = 0.0
+        self,
+        server: FakeLiveKitServer,
+        *,
+        fail: Exception | None = None,
+        delay: float = 0.0,
+        listener_after: float | None = 0.5,
     ) -> None:
         self._server = server
         self._fail = fail
         self._delay = delay
+        self._listener_after = listener_after
         self.rooms: list[ConnectedRoom] = []
         self.requests_before_join: list[list[str]] = []
         """For each join, the API methods called before it."""
@@ -479,4 +486,7 @@ class RoomJoiner:
             raise self._fail
         room = ConnectedRoom(room_name)
         self.rooms.append(room)
+        if self._listener_after is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._listener_after, room.emit, "local_track_subscribed", None)
         return room

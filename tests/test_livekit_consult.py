@@ -32,6 +32,7 @@ from agent_runtime.telephony.livekit_consult import (
     CONSULTED_IDENTITY,
     DEPARTURE_TIMEOUT,
     EMPTY_TIMEOUT,
+    LISTENER_TIMEOUT,
     ConsultDialing,
     LiveKitConsultation,
     LiveKitConsultations,
@@ -183,6 +184,30 @@ def test_the_agent_joins_the_room_before_the_number_is_dialled() -> None:
 
     run_virtual(main)
     assert joiner_calls == [["CreateRoom"]]
+
+
+@pytest.mark.parametrize(
+    ("listener_after", "returned"),
+    [(1.0, 4.0), (5.5, 5.5), (None, 4.0 + LISTENER_TIMEOUT)],
+    ids=["heard-while-ringing", "heard-after-the-answer", "never-heard"],
+)
+def test_consult_returns_once_the_consulted_person_hears_the_agent(
+    listener_after: float | None, returned: float
+) -> None:
+    livekit = FakeLiveKitServer(delays={"CreateSIPParticipant": 4.0})
+
+    async def main() -> tuple[float, float]:
+        joiner = RoomJoiner(livekit, listener_after=listener_after)
+        async with _call(livekit, joiner=joiner) as call:
+            started = time.time()
+            leg = await call.line.consult(SUPERVISOR, ring_timeout=20)
+            done = time.time() - started
+            await leg.hang_up()
+            return leg.answered_at - started, done
+
+    answered, done = run_virtual(main)
+    assert answered == pytest.approx(4.0, abs=0.05)
+    assert done == pytest.approx(returned, abs=0.05)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,9 @@ room: each consultation gets a room of its own, ``<call room>-consult-<n>``.
 
 1. ``CreateRoom`` (short empty and departure timeouts: a room left behind by a dead worker goes
    away on its own), then the agent joins it (``RoomConnector``: its own token, minted with the
-   worker's key) and publishes its voice there before anyone answers, so no first word is lost.
+   worker's key) and publishes its voice there before anyone answers; once answered, ``consult``
+   returns when the dialled person hears that voice (``LISTENER_TIMEOUT`` at most), so no
+   first word is lost either way.
 2. ``CreateSIPParticipant`` on the outbound trunk, from the call's number, with the ringing
    timeout, waiting until answered. A call not answered is a ``DialFailed`` whose
    ``dial_error`` comes from the SIP status (``dial_errors``). The caller hanging up before
@@ -46,6 +48,9 @@ EMPTY_TIMEOUT = 60
 """Seconds the consultation room lasts if nobody joins it."""
 DEPARTURE_TIMEOUT = 5
 """Seconds the consultation room lasts once the last participant has left."""
+LISTENER_TIMEOUT = 2.0
+"""Seconds ``consult`` waits, once answered, for the dialled person to subscribe to the
+agent's voice (so its first word reaches them) before it returns anyway."""
 
 
 class RoomConnector(Protocol):
@@ -136,6 +141,7 @@ class LiveKitConsultation:
         self._opening: asyncio.Task[None] | None = None
         self._hanging_up: asyncio.Task[None] | None = None
         self._gone = asyncio.Event()
+        self._listening = asyncio.Event()
 
     @property
     def media(self) -> RoomMedia:
@@ -202,7 +208,6 @@ class LiveKitConsultation:
                 raise TelephonyError("the caller hung up before the consultation leg answered")
             raise TelephonyError("the consultation leg was hung up before it answered")
         opening.result()
-        self._answered_at = time.time()
 
     async def _open(
         self, connector: RoomConnector, dialing: ConsultDialing, to: str, ring_timeout: float
@@ -223,6 +228,7 @@ class LiveKitConsultation:
             room.on("sip_dtmf_received", self._on_dtmf)
             room.on("participant_disconnected", self._on_participant_disconnected)
             room.on("disconnected", self._on_disconnected)
+            room.on("local_track_subscribed", self._on_local_track_subscribed)
             self._media = await RoomMedia.open(room, self.identity, wait_for_subscriber=False)
         except Exception as err:  # the native client's errors: any failure is the leg's
             raise TelephonyError(
@@ -241,7 +247,12 @@ class LiveKitConsultation:
             raise DialFailed(
                 f"the consultation call was not placed: {type(err).__name__}", dial_error=kind
             ) from None
+        self._answered_at = time.time()
         logger.debug("consultation leg answered (call id %s)", info.sip_call_id or "-")
+        try:
+            await asyncio.wait_for(self._listening.wait(), LISTENER_TIMEOUT)
+        except TimeoutError:
+            logger.warning("the consulted person did not subscribe to the agent's voice")
 
     def _dial_request(
         self, dialing: ConsultDialing, to: str, ring_timeout: float
@@ -324,6 +335,7 @@ class LiveKitConsultation:
                 room.off("sip_dtmf_received", self._on_dtmf)
                 room.off("participant_disconnected", self._on_participant_disconnected)
                 room.off("disconnected", self._on_disconnected)
+                room.off("local_track_subscribed", self._on_local_track_subscribed)
                 await room.disconnect()
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
@@ -332,6 +344,9 @@ class LiveKitConsultation:
 
     def _on_disconnected(self, reason: object) -> None:
         self._gone.set()
+
+    def _on_local_track_subscribed(self, track: rtc.Track) -> None:
+        self._listening.set()
 
     def _on_dtmf(self, event: rtc.SipDTMF) -> None:
         participant = event.participant
