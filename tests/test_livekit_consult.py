@@ -168,6 +168,22 @@ def test_the_number_is_dialled_into_a_room_of_its_own_then_everything_is_release
     assert removed.identity == CONSULTED_IDENTITY
 
 
+def test_a_hang_up_the_server_refuses_still_releases_the_agents_side(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    refused = (500, "internal")
+    livekit = FakeLiveKitServer(errors={"RemoveParticipant": refused, "DeleteRoom": refused})
+
+    async def body(call: Call) -> None:
+        leg = await call.line.consult(SUPERVISOR, ring_timeout=20)
+        await leg.hang_up()  # does not raise
+        _released(call)
+
+    _run(livekit, body)
+    assert [m for m, _ in _methods(livekit)][2:] == ["RemoveParticipant", "DeleteRoom"]
+    assert "the consultation leg was not fully released" in caplog.text
+
+
 def test_the_agent_joins_the_room_before_the_number_is_dialled() -> None:
     livekit = FakeLiveKitServer()
 

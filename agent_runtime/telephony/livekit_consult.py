@@ -16,7 +16,8 @@ room: each consultation gets a room of its own, ``<call room>-consult-<n>``.
    ``sip_dtmf_received`` events; it has hung up when the participant leaves or the room goes.
 4. Hanging up, on every path (declined, not answered, failed, cancelled, the call ending):
    ``RemoveParticipant`` (the SIP leg, ringing or answered), ``DeleteRoom``, then the agent's
-   media and connection. Idempotent; a second caller waits for the first hang-up to finish.
+   media and connection. Idempotent; a second caller waits for the first hang-up to finish;
+   a request the server refuses is logged, never raised (the room's timeouts are the backstop).
 
 ``connect`` bridges the leg to the caller (``media.bridge.AudioBridge``); the leg owns the
 bridge and closes it when it hangs up.
@@ -284,7 +285,11 @@ class LiveKitConsultation:
         )
 
     async def hang_up(self) -> None:
-        """End this leg (idempotent; every caller waits until it is done)."""
+        """End this leg (idempotent; every caller waits until it is done).
+
+        Never raises: a request the server refuses is logged, and the room's timeouts end
+        what is left.
+        """
         if self._hanging_up is None:
             self._hanging_up = asyncio.create_task(self._release(), name="consult-hang-up")
         await asyncio.shield(self._hanging_up)
@@ -310,7 +315,7 @@ class LiveKitConsultation:
         finally:
             await self._close_local()
         if failures:
-            raise TelephonyError("; ".join(failures))
+            logger.warning("the consultation leg was not fully released: %s", "; ".join(failures))
 
     async def _remove_participant(self) -> None:
         request = api.RoomParticipantIdentity(room=self.room_name, identity=self.identity)
@@ -396,10 +401,7 @@ class LiveKitConsultations:
                 caller_gone=caller_gone,
             )
         except BaseException:
-            try:
-                await leg.hang_up()
-            except TelephonyError as err:
-                logger.warning("the consultation leg was not released: %s", err)
+            await leg.hang_up()
             raise
         return leg
 
@@ -414,12 +416,6 @@ class LiveKitConsultations:
 
     async def close(self) -> None:
         """Hang up every leg still open (the call is ending)."""
-        failures: list[TelephonyError] = []
         for leg in self._legs:
-            try:
-                await leg.hang_up()
-            except TelephonyError as err:
-                failures.append(err)
+            await leg.hang_up()
         self._legs.clear()
-        if failures:
-            raise failures[0]
