@@ -563,13 +563,19 @@ def test_connected_caller_and_consulted_person_hear_each_other_until_the_end() -
                 await asyncio.gather(*speakers)
                 for source in voices.values():
                     await source.aclose()
-            return seen
+        seen["left_running"] = sorted(
+            getattr(task.get_coro(), "__qualname__", "?")
+            for task in asyncio.all_tasks()
+            if task is not asyncio.current_task() and not task.done()
+        )
+        return seen
 
     seen = asyncio.run(main())
     assert seen["caller_room"] == [CONSULTED_TRACK]  # the agent's own track is RoomMedia's
     assert seen["consult_room"] == sorted([TRACK_NAME, CALLER_TRACK])
     assert seen["consulted_hears_caller"] and seen["caller_hears_consulted"]
     assert seen["caller_room_unpublished"] == [CONSULTED_TRACK]
+    assert seen["left_running"] == []
     assert _methods(livekit)[2:] == [
         ("RemoveParticipant", CONSULT_ROOM),
         ("DeleteRoom", CONSULT_ROOM),
