@@ -8,6 +8,9 @@ call, and answers as the LiveKit server does: after a delay (a phone ringing), w
 ``FakeAgentDispatch`` is the LiveKit server as a worker process sees it: the agent WebSocket
 (``/agent``) speaking the real worker protocol, and the twirp API on the same origin.
 ``ConfigEndpoint`` serves call configs by id, as ``AGENT_CONFIG_URL`` expects.
+``ConnectedRoom`` is a real ``rtc.Room`` that acts connected without a media server: what
+it publishes is kept (real local tracks, readable with ``rtc.AudioStream``), and room events
+are emitted by the test.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from livekit import api
+from livekit import api, rtc
 from livekit.api.access_token import Claims
 from livekit.protocol import agent, models
 from livekit.protocol.sip import TransferSIPParticipantResponse
@@ -30,7 +34,12 @@ API_KEY = "APIfakeworkerkey"
 API_SECRET = "fake-worker-secret-0123456789abcdef0123456789"
 
 _METHODS: dict[tuple[str, str], tuple[type[Message], type[Message]]] = {
+    ("RoomService", "CreateRoom"): (api.CreateRoomRequest, api.Room),
     ("RoomService", "DeleteRoom"): (api.DeleteRoomRequest, api.DeleteRoomResponse),
+    ("RoomService", "RemoveParticipant"): (
+        api.RoomParticipantIdentity,
+        api.RemoveParticipantResponse,
+    ),
     ("SIP", "CreateSIPParticipant"): (api.CreateSIPParticipantRequest, api.SIPParticipantInfo),
     ("SIP", "TransferSIPParticipant"): (
         api.TransferSIPParticipantRequest,
@@ -374,3 +383,110 @@ class FakeAgentDispatch:
             self.rejected.append("token without the agent grant")
             return None
         return claims
+
+
+class PublishingParticipant:
+    """The local participant of a ``ConnectedRoom``: keeps what it publishes."""
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+        self.published: dict[str, rtc.LocalTrack] = {}
+        """Track sid -> the published track, while published."""
+        self.unpublished: list[str] = []
+        """Names of the tracks unpublished, in order."""
+
+    async def publish_track(
+        self, track: rtc.LocalTrack, options: rtc.TrackPublishOptions | None = None
+    ) -> Any:
+        """Publish ``track``: returns a publication with its sid."""
+        sid = f"TR_{track.name}_{len(self.published) + len(self.unpublished)}"
+        self.published[sid] = track
+        return SimpleNamespace(sid=sid, track=track)
+
+    async def unpublish_track(self, sid: str) -> None:
+        """Unpublish the track ``sid``."""
+        track = self.published.pop(sid)
+        self.unpublished.append(track.name)
+
+    def track(self, name: str) -> rtc.LocalTrack:
+        """The published track named ``name``."""
+        (track,) = [t for t in self.published.values() if t.name == name]
+        return track
+
+    @property
+    def track_names(self) -> list[str]:
+        """Names of the tracks published now."""
+        return sorted(track.name for track in self.published.values())
+
+
+class ConnectedRoom(rtc.Room):
+    """An ``rtc.Room`` that acts connected, with no media server behind it."""
+
+    def __init__(self, name: str, identity: str = "agent") -> None:
+        super().__init__()
+        self.room_name = name
+        self.publisher = PublishingParticipant(identity)
+        self.disconnects = 0
+
+    def add_caller(self, identity: str, track: rtc.Track) -> None:
+        """``identity`` is in the room, their microphone ``track`` already subscribed."""
+        publication = SimpleNamespace(
+            sid=f"pub_{identity}", source=rtc.TrackSource.SOURCE_MICROPHONE, track=track
+        )
+        participant = SimpleNamespace(
+            identity=identity, track_publications={publication.sid: publication}
+        )
+        self._remote_participants[identity] = participant  # type: ignore[assignment]
+
+    def isconnected(self) -> bool:
+        """Connected until ``disconnect``."""
+        return self.disconnects == 0
+
+    @property
+    def local_participant(self) -> Any:
+        """The participant that keeps what it publishes."""
+        return self.publisher
+
+    async def disconnect(self, *, reason: int = rtc.DisconnectReason.CLIENT_INITIATED) -> None:
+        """Leave the room: ``disconnected`` is emitted, as the SDK does."""
+        self.disconnects += 1
+        if self.disconnects == 1:
+            self.emit("disconnected", reason)
+
+
+class RoomJoiner:
+    """A ``RoomConnector`` that hands out ``ConnectedRoom``s and keeps them.
+
+    ``server``: the fake API server, whose requests so far are noted at each join; ``delay``:
+    seconds a join takes (a slow media server); ``listener_after``: seconds after the join at
+    which someone subscribes to the agent's track (``local_track_subscribed``; None: never).
+    """
+
+    def __init__(
+        self,
+        server: FakeLiveKitServer,
+        *,
+        fail: Exception | None = None,
+        delay: float = 0.0,
+        listener_after: float | None = 0.5,
+    ) -> None:
+        self._server = server
+        self._fail = fail
+        self._delay = delay
+        self._listener_after = listener_after
+        self.rooms: list[ConnectedRoom] = []
+        self.requests_before_join: list[list[str]] = []
+        """For each join, the API methods called before it."""
+
+    async def connect(self, room_name: str) -> rtc.Room:
+        """Join ``room_name`` (or fail as told)."""
+        self.requests_before_join.append([call.method for call in self._server.calls])
+        await asyncio.sleep(self._delay)
+        if self._fail is not None:
+            raise self._fail
+        room = ConnectedRoom(room_name)
+        self.rooms.append(room)
+        if self._listener_after is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._listener_after, room.emit, "local_track_subscribed", None)
+        return room

@@ -10,6 +10,8 @@
   ``sip_dtmf_received`` events of the caller's participant.
 - Transfer: ``TransferSIPParticipant`` (a SIP REFER to ``tel:<number>``, dial tone on); its
   outcome is checked, a refusal is a ``TransferFailed``.
+- Warm transfer: ``consult`` dials a consultation leg into a room of its own and ``connect``
+  bridges the audio of the two rooms (``livekit_consult``); hanging up ends every leg.
 
 Errors of the LiveKit client (``TwirpError``) become ``TelephonyError``s here, with the SIP
 status when the server gives one.
@@ -21,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from livekit import api, rtc
@@ -32,7 +34,10 @@ from ..errors import DialFailed, TelephonyError, TransferFailed
 from ..log import logger
 from .dial_errors import dial_error_of, refusal_words
 from .dtmf import KEY_GAP, PAUSE, PAUSE_SECONDS, check_keys, key_code
-from .port import KeyListener, SipParticipant
+from .port import ConsultationLeg, KeyListener, SipParticipant
+
+if TYPE_CHECKING:
+    from .livekit_consult import LiveKitConsultations
 
 SIP_CALL_STATUS = "sip.callStatus"
 """Participant attribute: ``dialing``, ``ringing``, ``active``, ``hangup``..."""
@@ -169,8 +174,13 @@ class LiveKitTelephony:
         answered_at: float | None = None,
         dial: OutboundDial | None = None,
         dtmf: DtmfPublisher | None = None,
+        consultations: LiveKitConsultations | None = None,
     ) -> None:
-        """An inbound call passes ``answered_at``; an outbound call passes its ``dial``."""
+        """An inbound call passes ``answered_at``; an outbound call passes its ``dial``.
+
+        ``consultations``: how this call dials consultation legs (warm transfer); without,
+        ``consult`` refuses.
+        """
         self._api = lkapi
         self._room = room
         self.room_name = room_name
@@ -179,6 +189,7 @@ class LiveKitTelephony:
         self._answered_at = answered_at
         self._dial = dial
         self._dtmf = dtmf
+        self._consultations = consultations
         self._listeners: list[KeyListener] = []
         self._sent_listeners: list[KeyListener] = []
         self._hung_up = False
@@ -235,12 +246,37 @@ class LiveKitTelephony:
         await self._caller_gone.wait()
 
     async def hang_up(self) -> None:
-        """Delete the room (only the first call sends the request), stop following keys."""
+        """End every leg: the consultation legs, then the room (first call only)."""
         if self._hung_up:
             return
         self._hung_up = True
         self._room.off("sip_dtmf_received", self._on_dtmf)
-        await delete_room(self._api, self.room_name)
+        try:
+            if self._consultations is not None:
+                await self._consultations.close()
+        finally:
+            await delete_room(self._api, self.room_name)
+
+    async def consult(self, to: str, *, ring_timeout: float) -> ConsultationLeg:
+        """Dial ``to`` into a consultation room of its own; the leg once answered."""
+        if self._consultations is None:
+            raise TransferFailed(
+                "this call has no outbound trunk for a consultation leg",
+                reason="the phone network did not allow it",
+            )
+        if self._hung_up:
+            raise TelephonyError("the call has ended: no consultation leg")
+        return await self._consultations.open(
+            to, ring_timeout=ring_timeout, caller_gone=self._caller_gone
+        )
+
+    async def connect(self, leg: ConsultationLeg) -> None:
+        """Bridge the caller's audio and ``leg``'s both ways, until either hangs up."""
+        if self._consultations is None:
+            raise TelephonyError("this call has no consultation legs")
+        if self._hung_up or self._caller_gone.is_set():
+            raise TelephonyError("the caller has hung up")
+        await self._consultations.connect(leg, self._room, self._participant.identity)
 
     async def send_keys(self, keys: str) -> None:
         """Send ``keys`` into the room, ``KEY_GAP`` apart (``w`` waits half a second)."""

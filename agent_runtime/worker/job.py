@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 import uuid
@@ -42,6 +43,11 @@ from ..post_call.status_events import StatusEvents
 from ..providers import Providers
 from ..report.model import CallEvent, CallReport, RuntimeSection
 from ..telephony.livekit import LiveKitTelephony, OutboundDial, delete_room
+from ..telephony.livekit_consult import (
+    ConsultDialing,
+    LiveKitConsultations,
+    LiveKitRoomConnector,
+)
 from ..telephony.port import SipParticipant
 from .settings import WorkerSettings
 
@@ -193,6 +199,7 @@ async def _run_on_line(
             caller_gone=line.caller_gone,
             answered_at=line.answered_at,
             dial=line.dial,
+            consultations=_consultations(ctx, settings, line),
         )
         options = settings.call.run_options(
             output_dir=_attempt_dir(settings, spec.call.id, attempt_id),
@@ -211,6 +218,35 @@ async def _run_on_line(
         spec, result.report, result.report_path, result.recording_path, providers.llm
     )
     return JobOutcome(result.report, result.report_path, finished)
+
+
+def consult_dialing(
+    settings: WorkerSettings, dial: OutboundDial | None, participant: SipParticipant
+) -> ConsultDialing | None:
+    """How the call dials warm transfers: from its own number, on that number's trunk.
+
+    An outbound call uses its own trunk and caller id; an inbound call the number the caller
+    dialled and its trunk (``trunk_for``). None without an outbound trunk.
+    """
+    if dial is not None:
+        return ConsultDialing(dial.trunk_id, dial.from_number)
+    our_number = participant.trunk_phone_number
+    trunk = settings.telephony.trunk_for(our_number)
+    return None if trunk is None else ConsultDialing(trunk, our_number)
+
+
+def _consultations(
+    ctx: JobContext, settings: WorkerSettings, line: CallLine
+) -> LiveKitConsultations | None:
+    dialing = consult_dialing(settings, line.dial, line.participant)
+    if dialing is None:
+        return None  # ``consult`` then refuses
+    return LiveKitConsultations(
+        ctx.api,
+        call_room=ctx.job.room.name,
+        dialing=dialing,
+        connector=LiveKitRoomConnector(os.environ),
+    )
 
 
 def _status_events(
