@@ -243,6 +243,11 @@ def test_a_colleague_not_reached_has_its_outcome(dial_error: Any, outcome: str) 
     assert outcome_of_dial(DialFailed("x", dial_error=dial_error)) == outcome
 
 
+def test_a_colleague_who_rejects_the_ringing_call_declined_it() -> None:
+    rejected = DialFailed("x", dial_error="non_classified_error", sip_status=603)
+    assert outcome_of_dial(rejected) == "declined"
+
+
 @pytest.mark.parametrize(
     ("decision", "outcome"),
     [

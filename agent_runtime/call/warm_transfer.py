@@ -37,6 +37,9 @@ TransferOutcome = Literal[
 EventSink = Callable[..., None]
 
 
+SIP_DECLINE = 603
+
+
 @dataclass(frozen=True)
 class WarmResult:
     """How a warm transfer ended; ``leg`` is the connected colleague's leg when it worked."""
@@ -47,7 +50,12 @@ class WarmResult:
 
 
 def outcome_of_dial(failure: DialFailed) -> TransferOutcome:
-    """The transfer outcome of a consultation call that was not answered."""
+    """The transfer outcome of a consultation call that was not answered.
+
+    A colleague who rejects the ringing call on their phone (SIP 603 Decline) declined it.
+    """
+    if failure.sip_status == SIP_DECLINE:
+        return "declined"
     if failure.dial_error in ("no_answer", "busy"):
         return failure.dial_error
     return "failed"
