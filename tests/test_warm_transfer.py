@@ -10,6 +10,9 @@ phone line (recorded and console).
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,12 +42,13 @@ from agent_runtime.media.hold import HoldMusic
 from agent_runtime.replay.clock import run_virtual
 from agent_runtime.replay.expect import check
 from agent_runtime.replay.media import HeardSink
-from agent_runtime.replay.run import ReplayResult
+from agent_runtime.replay.run import ReplayResult, run_replay
 from agent_runtime.report.model import CallEvent
 from agent_runtime.telephony.local import LocalLine
 from agent_runtime.telephony.port import ConsultationLeg, TelephonyPort
 from agent_runtime.telephony.recorded import PhoneScript, RecordedConsult, RecordedLine
 
+from .conftest import FIXTURES
 from .replays import replayed
 
 NUMBER = "+14155550177"
@@ -107,6 +111,34 @@ def _hold_span(result: ReplayResult, until: float) -> tuple[float, float]:
 
 
 # -- the recorded calls -------------------------------------------------------------------------
+
+
+@pytest.mark.replay
+def test_the_call_limit_on_hold_ends_the_hold_music_and_the_colleagues_line(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "call"
+    shutil.copytree(FIXTURES / "calls" / "warm_transfer_no_answer", folder)
+    (folder / "expect.json").unlink(missing_ok=True)
+    config = json.loads((folder / "call.json").read_text())
+    assistant = config["call"]["assistant"]
+    assistant["max_call_duration_secs"] = 28  # while the colleague's phone rings
+    assistant["max_duration_end_message"] = "I am sorry, we are out of time for today. Goodbye."
+    (folder / "call.json").write_text(json.dumps(config))
+    result = run_replay(folder, fast=True, output_dir=tmp_path / "out")
+    report = result.call.report
+    assert (report.ended_by, report.end_reason) == ("system", "max_duration")
+    assert _event(result, "transfer").detail["outcome"] == "cancelled"
+    assert all(leg.hung_up_at is not None for leg in result.line.legs)
+    limit = _event(result, "max_duration_reached").at
+    heard, rate = _heard(result)
+    before = _levels(heard[int((limit - 2) * rate) : int(limit * rate)], rate, 0.1)
+    assert min(before) > -40  # on hold until the limit
+    during = _levels(heard[int(limit * rate) :], rate, 0.1)
+    assert len(during) > 20 and max(during) > -30  # the goodbye was heard
+    while during and during[-1] < -100:
+        during.pop()  # the silence after the hang-up
+    assert min(during) < -60  # a pause between the goodbye's words is silent: no music under it
 
 
 @pytest.mark.replay

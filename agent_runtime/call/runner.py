@@ -560,6 +560,8 @@ class CallRunner:
         """Carry out an end decided by the agent or the system: goodbye, then hang up."""
         if not self._ending.decide(outcome):
             return
+        if self._hold is not None:
+            self._hold.stop()  # a caller on hold hears the goodbye alone
         what = goodbye.sentence if goodbye else "goodbye"
         try:
             await asyncio.wait_for(self._say_goodbye(goodbye), FAREWELL_BUDGET)
