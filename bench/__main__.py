@@ -22,7 +22,16 @@ from typing import Any
 
 from .common import machine, ms, percentile, ratio, table
 
-BENCHMARKS = ("cost", "latency", "first_word", "replay_speed", "answering", "reliability")
+BENCHMARKS = (
+    "cost",
+    "latency",
+    "turns",
+    "first_word",
+    "replay_speed",
+    "answering",
+    "reliability",
+    "bridge",
+)
 QUICK_COST: list[str] = []
 """The cost benchmark's defaults (about 5 minutes)."""
 FULL_COST = ["--full"]
@@ -100,6 +109,47 @@ def latency_rows(results: list[dict[str, Any]]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def turns_rows(results: list[dict[str, Any]]) -> list[list[str]]:
+    """Headline rows: answer times and cut-offs on the held-out turns, ours beside bare."""
+    by_impl = {r["impl"]: [t for t in r["turns"] if t["kind"] == "turn"] for r in results}
+
+    def answers(impl: str) -> str:
+        turns = by_impl.get(impl)
+        if turns is None:
+            return "-"
+        latencies = [t["latency"] for t in turns if t["latency"] is not None]
+        return (
+            f"{len(latencies)}/{len(turns)} answered, p50 {ms(percentile(latencies, 50))},"
+            f" p95 {ms(percentile(latencies, 95))}"
+        )
+
+    def cuts(impl: str) -> str:
+        turns = by_impl.get(impl)
+        if turns is None:
+            return "-"
+        paused = [t for t in turns if t["pauses"]]
+        return f"{sum(t['cut'] for t in turns)} turns ({sum(t['cut'] for t in paused)} paused)"
+
+    return [
+        ["turns (held-out): end of speech -> first audio", answers("ours"), answers("bare"), ""],
+        ["turns (held-out set): caller cut off", cuts("ours"), cuts("bare"), ""],
+    ]
+
+
+def bridge_rows(figures: dict[str, Any]) -> list[list[str]]:
+    """Headline row: the delay the warm-transfer bridge adds each way, and its CPU."""
+    ways = figures["ways"]
+    added = ", ".join(f"{name} p50 {w['added_p50'] * 1000:.1f} ms" for name, w in ways.items())
+    return [
+        [
+            "warm-transfer bridge: added delay (in process), CPU",
+            added,
+            f"{figures['added_cpu_seconds_per_minute']:.2f} CPU s per bridged minute",
+            "",
+        ]
+    ]
 
 
 def first_word_rows(times: dict[str, list[float]]) -> list[list[str]]:
@@ -185,6 +235,13 @@ def main(argv: list[str] | None = None) -> None:
             rows += cost_rows(costs or [])
         if "latency" in chosen:
             rows += latency_rows(run("latency", FULL_LATENCY if args.full else [], out) or [])
+        if "turns" in chosen:
+            turn_set = out / "turns"
+            subprocess.run(
+                [sys.executable, "-m", "bench.turn_set", str(turn_set), "--part", "heldout"],
+                check=True,
+            )
+            rows += turns_rows(run("turns", [str(turn_set)], out) or [])
         if "first_word" in chosen:
             rows += first_word_rows(run("first_word", [], out) or {})
         if "replay_speed" in chosen:
@@ -208,6 +265,9 @@ def main(argv: list[str] | None = None) -> None:
             rows += answering_rows(data) if data else []
         if "reliability" in chosen:
             rows += reliability_rows(run("reliability", [], out) or [])
+        if "bridge" in chosen:
+            figures = run("bridge", ["--seconds", "10"], out)
+            rows += bridge_rows(figures) if figures else []
     print("\n=== summary ===")
     print(table(["figure", "ours", "bare / detail", "ratio"], rows))
 
