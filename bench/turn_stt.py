@@ -12,11 +12,10 @@ reached the stream.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from livekit.agents import stt
-from livekit.agents.language import LanguageCode
 from livekit.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
     NOT_GIVEN,
@@ -25,8 +24,8 @@ from livekit.agents.types import (
 )
 from livekit.agents.utils import AudioBuffer
 
-Playhead = Callable[[], float]
-ENGLISH = LanguageCode("en")
+from agent_runtime.replay.stt import ENGLISH, HeardAudio, Playhead
+
 INTERIM_DELAY = 0.2
 """Default seconds from a word's end to its interim transcript."""
 FINAL_DELAY = 0.3
@@ -143,27 +142,17 @@ class _StandInStream(stt.RecognizeStream):
         super().__init__(stt=engine, conn_options=conn_options)
         self._pending = pending
         self._playhead = playhead
-        self._heard: list[list[float]] = []
-
-    def _hear(self, start: float, end: float) -> None:
-        if self._heard and start <= self._heard[-1][1] + 0.05:
-            self._heard[-1][1] = max(self._heard[-1][1], end)
-        else:
-            self._heard.append([start, end])
-
-    def _heard_fraction(self, start: float, end: float) -> float:
-        covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in self._heard)
-        return covered / max(end - start, 1e-6)
+        self._heard = HeardAudio()
 
     async def _run(self) -> None:
         async for item in self._input_ch:
             if isinstance(item, self._FlushSentinel):
                 continue
             position = self._playhead()
-            self._hear(position - item.duration, position)
+            self._heard.add(position - item.duration, position)
             while self._pending and self._pending[0].at <= position:
                 release = self._pending.pop(0)
-                if self._heard_fraction(release.spoken_from, release.spoken_to) < 0.5:
+                if self._heard.fraction(release.spoken_from, release.spoken_to) < 0.5:
                     continue
                 kind = (
                     stt.SpeechEventType.FINAL_TRANSCRIPT

@@ -25,6 +25,25 @@ Playhead = Callable[[], float]
 ENGLISH = LanguageCode("en")
 
 
+class HeardAudio:
+    """The stretches of caller audio a stream was given (gaps under 50 ms joined)."""
+
+    def __init__(self) -> None:
+        self._spans: list[list[float]] = []
+
+    def add(self, start: float, end: float) -> None:
+        """Note that the audio from ``start`` to ``end`` (playhead seconds) was given."""
+        if self._spans and start <= self._spans[-1][1] + 0.05:
+            self._spans[-1][1] = max(self._spans[-1][1], end)
+        else:
+            self._spans.append([start, end])
+
+    def fraction(self, start: float, end: float) -> float:
+        """How much of ``start``..``end`` was given, from 0 to 1."""
+        covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in self._spans)
+        return covered / max(end - start, 1e-6)
+
+
 class ReplaySTT(stt.STT):
     """A streaming STT that plays back recorded transcripts against the caller's playhead."""
 
@@ -73,31 +92,17 @@ class _ReplayStream(stt.RecognizeStream):
         super().__init__(stt=engine, conn_options=conn_options)
         self._pending = pending
         self._playhead = playhead
-        self._heard: list[list[float]] = []
-
-    def _hear(self, start: float, end: float) -> None:
-        if self._heard and start <= self._heard[-1][1] + 0.05:
-            self._heard[-1][1] = max(self._heard[-1][1], end)
-        else:
-            self._heard.append([start, end])
-
-    def _heard_fraction(self, utterance: Utterance) -> float:
-        span = max(utterance.end - utterance.start, 1e-6)
-        covered = sum(
-            max(0.0, min(end, utterance.end) - max(start, utterance.start))
-            for start, end in self._heard
-        )
-        return covered / span
+        self._heard = HeardAudio()
 
     async def _run(self) -> None:
         async for item in self._input_ch:
             if isinstance(item, self._FlushSentinel):
                 continue
             position = self._playhead()
-            self._hear(position - item.duration, position)
+            self._heard.add(position - item.duration, position)
             while self._pending and self._pending[0].end + self._pending[0].delay <= position:
                 utterance = self._pending.pop(0)
-                if self._heard_fraction(utterance) < 0.5:
+                if self._heard.fraction(utterance.start, utterance.end) < 0.5:
                     continue
                 self._event_ch.send_nowait(
                     stt.SpeechEvent(
