@@ -20,6 +20,7 @@ import asyncio
 from livekit import rtc
 
 from ..log import logger
+from .room import unpublish
 
 BRIDGE_SAMPLE_RATE = 48000
 FRAME_MS = 10
@@ -28,7 +29,6 @@ STREAM_FRAMES = 10
 """Frames an incoming stream keeps while the relay is not reading (older ones are dropped)."""
 SOURCE_QUEUE_MS = 0
 """The published source's queue: none (see the module)."""
-UNPUBLISH_TIMEOUT = 2.0
 CALLER_TRACK = "bridge-caller"
 """The track carrying the caller's voice into the consultation room."""
 CONSULTED_TRACK = "bridge-consulted"
@@ -140,14 +140,7 @@ class RoomRelay:
         self._from.off("track_unsubscribed", self._on_track_unsubscribed)
         await self.relay.aclose()
         publication, self._publication = self._publication, None
-        if publication is not None and self._to.isconnected():
-            try:
-                await asyncio.wait_for(
-                    self._to.local_participant.unpublish_track(publication.sid),
-                    UNPUBLISH_TIMEOUT,
-                )
-            except Exception as err:
-                logger.debug("could not unpublish %s: %s", self._track_name, type(err).__name__)
+        await unpublish(self._to, publication)
         await self._source.aclose()
 
     def _follow(self) -> None:

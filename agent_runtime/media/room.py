@@ -33,6 +33,18 @@ UNPUBLISH_TIMEOUT = 2.0
 TRACK_NAME = "agent-voice"
 
 
+async def unpublish(room: rtc.Room, publication: rtc.LocalTrackPublication | None) -> None:
+    """Unpublish the agent's ``publication`` from ``room`` if it still can (never raises)."""
+    if publication is None or not room.isconnected():
+        return
+    try:
+        await asyncio.wait_for(
+            room.local_participant.unpublish_track(publication.sid), UNPUBLISH_TIMEOUT
+        )
+    except Exception as err:
+        logger.debug("could not unpublish track %s: %s", publication.name, type(err).__name__)
+
+
 def _silence(seconds: float, sample_rate: int) -> rtc.AudioFrame:
     samples = max(1, int(seconds * sample_rate))
     return rtc.AudioFrame(bytes(samples * 2), sample_rate, 1, samples)
@@ -182,14 +194,7 @@ class RoomMedia:
         self._room.off("track_unsubscribed", self._on_track_unsubscribed)
         await self._input.aclose()
         publication, self._publication = self._publication, None
-        if publication is not None and self._room.isconnected():
-            try:
-                await asyncio.wait_for(
-                    self._room.local_participant.unpublish_track(publication.sid),
-                    UNPUBLISH_TIMEOUT,
-                )
-            except Exception as err:
-                logger.debug("could not unpublish the agent track: %s", type(err).__name__)
+        await unpublish(self._room, publication)
         await self._source.aclose()
 
     def _follow_caller(self) -> None:
