@@ -73,6 +73,21 @@ def telephony_error(err: api.TwirpError, action: str) -> TelephonyError:
     )
 
 
+async def place_call(
+    lkapi: api.LiveKitAPI, request: api.CreateSIPParticipantRequest, what: str
+) -> api.SIPParticipantInfo:
+    """Dial with ``request`` (waiting until answered); ``DialFailed`` when not answered."""
+    try:
+        return await lkapi.sip.create_sip_participant(request)
+    except api.TwirpError as err:
+        raise dial_failure(err) from None
+    except (TimeoutError, aiohttp.ClientError) as err:
+        kind: DialError = (
+            "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
+        )
+        raise DialFailed(f"{what} was not placed: {type(err).__name__}", dial_error=kind) from None
+
+
 def dial_failure(err: api.TwirpError) -> DialFailed:
     """Why ``CreateSIPParticipant`` did not end in an answer."""
     status, reason = _sip_status(err)
@@ -222,17 +237,7 @@ class LiveKitTelephony:
         )
         request.ringing_timeout.seconds = int(dial.ringing_timeout)
         ringing()
-        try:
-            info = await self._api.sip.create_sip_participant(request)
-        except api.TwirpError as err:
-            raise dial_failure(err) from None
-        except (TimeoutError, aiohttp.ClientError) as err:
-            kind: DialError = (
-                "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
-            )
-            raise DialFailed(
-                f"the call was not placed: {type(err).__name__}", dial_error=kind
-            ) from None
+        info = await place_call(self._api, request, "the call")
         self._participant = SipParticipant(
             identity=dial.identity,
             phone_number=dial.to,

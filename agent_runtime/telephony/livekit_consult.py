@@ -35,12 +35,11 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from livekit import api, rtc
 
-from ..config.attempt import DialError
-from ..errors import DialFailed, TelephonyError
+from ..errors import TelephonyError
 from ..log import logger
 from ..media.bridge import AudioBridge
 from ..media.room import RoomMedia
-from .livekit import delete_room, dial_failure, telephony_error
+from .livekit import delete_room, place_call, telephony_error
 from .port import ConsultationLeg, KeyListener
 
 CONSULTED_IDENTITY = "consulted"
@@ -235,19 +234,8 @@ class LiveKitConsultation:
             raise TelephonyError(
                 f"joining the consultation room failed: {type(err).__name__}"
             ) from None
-        try:
-            info = await self._api.sip.create_sip_participant(
-                self._dial_request(dialing, to, ring_timeout)
-            )
-        except api.TwirpError as err:
-            raise dial_failure(err) from None
-        except (TimeoutError, aiohttp.ClientError) as err:
-            kind: DialError = (
-                "no_answer" if isinstance(err, TimeoutError) else "temporarily_unavailable"
-            )
-            raise DialFailed(
-                f"the consultation call was not placed: {type(err).__name__}", dial_error=kind
-            ) from None
+        dial = self._dial_request(dialing, to, ring_timeout)
+        info = await place_call(self._api, dial, "the consultation call")
         self._answered_at = time.time()
         logger.debug("consultation leg answered (call id %s)", info.sip_call_id or "-")
         try:
