@@ -32,8 +32,6 @@ from ..integrations.exchanges import EXCHANGES, Exchange
 CAPTURE = "capture.json"
 CAPTURED_AUDIO = "capture-caller.wav"
 """The caller's audio as the session received it: its own rate, not resampled."""
-_GAP = 0.1
-"""Seconds by which a frame may come late before the silence in front of it is kept."""
 MASK = "REDACTED"
 
 
@@ -195,7 +193,13 @@ def _captured(exchange: Exchange) -> CapturedExchange:
 
 
 class _CallerAudio:
-    """The caller's frames at their own rate, placed by when they came (a gap is silence)."""
+    """The caller's frames at their own rate, one after the other, as the session got them.
+
+    Every media port hands the session a continuous stream (silence included when nothing
+    comes from the line), and the VAD and end-of-turn model hear its samples, never when they
+    arrived: so the frames are kept back to back, not placed by the clock (a clock that jumps,
+    as a virtual one does under load, would otherwise shift the audio).
+    """
 
     def __init__(self) -> None:
         self.clock: Callable[[], float] | None = None
@@ -207,14 +211,9 @@ class _CallerAudio:
     def add(self, frame: rtc.AudioFrame) -> None:
         if self.clock is None or self._rate not in (None, frame.sample_rate):
             return  # a stream whose rate changed is not kept past the change
-        samples = np.frombuffer(frame.data, dtype=np.int16)[:: frame.num_channels]
-        began = self.clock() - frame.duration
         if self._rate is None:
-            self._rate, self._start = frame.sample_rate, began
-        late = int(round((began - self._start) * self._rate)) - self._length
-        if late > _GAP * self._rate:
-            self._append(np.zeros(late, dtype=np.int16))
-        self._append(samples.copy())
+            self._rate, self._start = frame.sample_rate, self.clock() - frame.duration
+        self._append(np.frombuffer(frame.data, dtype=np.int16)[:: frame.num_channels].copy())
 
     def _append(self, samples: npt.NDArray[np.int16]) -> None:
         self._chunks.append(samples)
