@@ -199,3 +199,40 @@ def test_a_busy_colleague_needs_no_leg_and_a_bad_leg_names_its_path(tmp_path: Pa
     spoke_after = {"lines": [{"agent": BRIEFING}, {"keys": "1"}, {"agent": "Thanks!"}]}
     made = run_cli("make-call", str(_warm_script(tmp_path, [], spoke_after)), "--out", "x")
     assert "$.colleague.lines[2]: after the colleague's decision" in made.stderr
+    without = json.loads(_warm_script(tmp_path, lines, busy).read_text())
+    del without["colleague"]
+    (tmp_path / "script.json").write_text(json.dumps(without))
+    made = run_cli("make-call", str(tmp_path / "script.json"), "--out", "x")
+    assert "$.colleague: a warm transfer needs `colleague`" in made.stderr
+
+
+def test_a_voicemail_colleague_and_a_caller_silent_on_hold_are_made_from_a_script(
+    tmp_path: Path,
+) -> None:
+    """Coming back with nothing said on hold answers the words that asked for the transfer."""
+    shutil.copy(FIXTURES / "calls/warm_transfer_accepted/call.json", tmp_path / "call.json")
+    script = {
+        "call": "call.json",
+        "lines": [
+            {"caller": ASK},
+            {"agent": "Of course, let me connect you with a colleague."},
+            {"tool": "transfer_to_human"},
+            {"agent": SORRY},
+            {"caller": "Yes, please."},
+            {"agent": "Of course. Someone will call you back today. Goodbye."},
+        ],
+        "colleague": {
+            "ring": 8.0,
+            "lines": [
+                {"agent": BRIEFING},
+                {"colleague": "Hi, this is Sam. Please leave a message after the tone."},
+                {"tool": "voicemail_detected"},
+            ],
+        },
+    }
+    (tmp_path / "script.json").write_text(json.dumps(script))
+    report = _made_and_replayed(tmp_path, tmp_path / "script.json")
+    assert _transfer(report)["outcome"] == "voicemail"
+    answers = json.loads((tmp_path / "made/llm.json").read_text())["answers"]
+    assert {"when": {"user_contains": ASK}, "text": SORRY} in answers
+    assert [r.get("content") for r in report["transcript"]].count(SORRY) == 1

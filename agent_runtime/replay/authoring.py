@@ -107,6 +107,8 @@ class _Timeline:
     """When the caller's last line ends."""
     heard: str | None = None
     """The caller's words the next answer follows."""
+    last_words: str | None = None
+    """The caller's last words so far."""
     after_tool: str | None = None
     """The tool whose result the next answer follows."""
     open_answer: dict[str, Any] | None = None
@@ -153,7 +155,7 @@ def _make(script: CallScript, script_path: Path, folder: Path) -> list[str]:
         elif line.tool is not None:
             _tool(line.tool, line.arguments, timeline, where)
             if line.tool == TRANSFER_TOOL and script.colleague is not None:
-                _warm_transfer(script, script.colleague, base, timeline, where)
+                _warm_transfer(script, script.colleague, base, timeline)
         elif line.agent is not None:
             _agent(line.agent, script, timeline, where)
     connected = timeline.leg is not None and timeline.leg.outcome == "connected"
@@ -192,7 +194,7 @@ def _make(script: CallScript, script_path: Path, folder: Path) -> list[str]:
     leg, colleague = timeline.leg, script.colleague
     if leg is not None and colleague is not None:
         files["phone.json"] = {"consult": leg.consult(colleague)}
-        if leg.outcome not in ("no_answer", "busy", "failed") and colleague.answered:
+        if leg.answered:
             files["supervisor_stt.json"] = {"utterances": leg.utterances}
             length = max(leg.end, leg.decided_at, leg.hangup_at or 0.0) + 2.0
             _write_audio(leg.audio, length, folder / "supervisor.wav", seed=len(leg.audio) + 1)
@@ -216,8 +218,12 @@ def _config(call: str | dict[str, Any], base: Path, source: str) -> dict[str, An
 
 
 def _check_warm(spec: CallSpec, script: CallScript) -> None:
-    """A script with a colleague has a warm transfer for them to answer."""
+    """A script with a colleague has a warm transfer for them to answer, and the reverse."""
     if script.colleague is None:
+        warm = spec.assistant.transfer_mode == "warm"
+        if warm and any(line.tool == TRANSFER_TOOL for line in script.lines):
+            reason = "a warm transfer needs `colleague`: how the colleague answered"
+            raise ScriptError("script", [Problem("$.colleague", reason)])
         return
     problems: list[Problem] = []
     if spec.assistant.transfer_mode != "warm" or not spec.assistant.transfer_phone_number:
@@ -232,7 +238,7 @@ def _check_warm(spec: CallSpec, script: CallScript) -> None:
 
 
 def _warm_transfer(
-    script: CallScript, colleague: Colleague, base: Path, timeline: _Timeline, where: str
+    script: CallScript, colleague: Colleague, base: Path, timeline: _Timeline
 ) -> None:
     """Place the consultation: the transfer line, the ring, the colleague's leg, the outcome."""
     timeline.rows.insert(len(timeline.rows) - 1, {"role": "assistant", "content": TRANSFER_LINE})
@@ -251,7 +257,7 @@ def _warm_transfer(
     )
     if problems:
         raise ScriptError("script", problems)
-    answered = 0.0 if leg.outcome in ("no_answer", "busy", "failed") else colleague.ring
+    answered = colleague.ring if leg.answered else 0.0
     timeline.leg = leg
     timeline.answers.extend(leg.answers)
     timeline.agent_free_at = dialled
@@ -293,6 +299,7 @@ def _caller(
     timeline.utterances.append({"start": round(start, 3), "end": round(end, 3), "text": text})
     timeline.rows.append({"role": "user", "content": text})
     timeline.heard, timeline.after_tool, timeline.open_answer = text, None, None
+    timeline.last_words = text
     timeline.agent_free_at = timeline.caller_end = end
     if timeline.transfer_end is not None and end > timeline.transfer_end - 1.0:
         decided = f"{timeline.transfer_end - 1.0:.1f} s"
@@ -345,6 +352,8 @@ def _after_transfer(timeline: _Timeline, where: str) -> None:
         )
     timeline.agent_free_at = max(timeline.agent_free_at, timeline.transfer_end)
     timeline.transfer_end = None
+    if timeline.after_tool == TRANSFER_TOOL:  # coming back is a request on the caller's words
+        timeline.heard, timeline.after_tool = timeline.last_words, None
 
 
 def _spoken_seconds(text: str) -> float:

@@ -85,6 +85,8 @@ class Leg:
     """What the colleague's leg makes of the recorded call."""
 
     outcome: TransferOutcome
+    answered: bool = True
+    """The colleague answered (else the outcome is the dial's: no answer, busy...)."""
     decided_at: float = 0.0
     """Seconds from the colleague's answer (or from the dial when not answered) to the outcome."""
     audio: list[tuple[float, npt.NDArray[np.float32]]] = field(default_factory=list)
@@ -132,7 +134,7 @@ def build_leg(
     """Place the colleague's leg on their timeline; the leg, and what is wrong with it."""
     refused = not_answered(colleague, ring_timeout)
     if refused is not None:
-        leg = Leg(refused, decided_at=min(colleague.ring, ring_timeout))
+        leg = Leg(refused, answered=False, decided_at=min(colleague.ring, ring_timeout))
         if colleague.lines:
             return leg, [
                 Problem("$.colleague.lines", "a colleague who did not answer says nothing")
