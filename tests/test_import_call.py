@@ -57,6 +57,43 @@ def test_a_captured_call_replays_into_the_same_report(tmp_path: Path, fixture: s
         assert after[key] == before[key]
 
 
+def _transfer(report: dict[str, Any]) -> tuple[Any, ...]:
+    events: list[dict[str, Any]] = report["runtime"]["events"]
+    (detail,) = [e["detail"] for e in events if e["type"] == "transfer"]
+    return (detail["outcome"], detail["decided_by"], detail["ring_seconds"])
+
+
+@pytest.mark.parametrize(
+    ("fixture", "outcome"),
+    [("warm_transfer_accepted", "connected"), ("warm_transfer_declined", "declined")],
+)
+def test_a_captured_warm_transfer_keeps_the_colleague_and_replays_the_same(
+    tmp_path: Path, fixture: str, outcome: str
+) -> None:
+    first, again = _round_trip(tmp_path, fixture)
+    colleague = json.loads((first / "capture.json").read_text())["colleague"]
+    briefing = colleague["llm"][0]
+    assert briefing["after"] is None and briefing["text"].startswith("Hi, this is Alex")
+    imported = tmp_path / "imported"
+    consult = json.loads((imported / "phone.json").read_text())["consult"]
+    recorded = json.loads((FIXTURES / "calls" / fixture / "phone.json").read_text())["consult"]
+    assert consult == recorded  # the ring, and the key the colleague pressed at its time
+    assert json.loads((imported / "expect.json").read_text())["transfer"] == outcome
+    heard = json.loads((imported / "supervisor_stt.json").read_text())["utterances"]
+    recorded_stt = FIXTURES / "calls" / fixture / "supervisor_stt.json"
+    said = json.loads(recorded_stt.read_text())["utterances"] if recorded_stt.exists() else []
+    assert [u["text"] for u in heard] == [u["text"] for u in said][: len(heard)]
+    assert soundfile.info(str(imported / "supervisor.wav")).duration > 10
+    before = json.loads((first / "report.json").read_text())
+    after = json.loads((again / "report.json").read_text())
+    assert _transfer(after) == _transfer(before)
+    assert _transfer(after)[0] == outcome
+    assert _heard(after) == _heard(before)
+    for key in ("ended_by", "end_reason", "status", "result"):
+        assert after[key] == before[key]
+    assert after["runtime"]["duration"] == pytest.approx(before["runtime"]["duration"], abs=0.5)
+
+
 def test_the_classifier_answers_no_row_shows_are_captured_and_replayed(tmp_path: Path) -> None:
     """A person behind a phone menu whose words do not tell: only the classifier recognises
     them, and its request leaves no transcript row."""

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from livekit import rtc
@@ -70,6 +70,34 @@ class SupervisorAnswer:
     decision: Decision
     by: Literal["voice", "key", "beep", "line", "timeout", "error"]
     reason: str | None = None
+
+
+DECISION_TOOLS = {
+    "accepted": "accept_transfer",
+    "declined": "decline_transfer",
+    "voicemail": "voicemail_detected",
+}
+"""The briefing agent's tool of each decision said by voice."""
+
+
+class BriefingTap(Protocol):
+    """Shown what happens on the leg (a capture keeps it to replay the leg)."""
+
+    def attach(self, session: AgentSession) -> None:
+        """The briefing's session, before it starts."""
+        ...
+
+    def hear(self, frame: rtc.AudioFrame) -> None:
+        """A frame of the colleague's audio, as the leg delivered it."""
+        ...
+
+    def key(self, key: str) -> None:
+        """A key the colleague pressed."""
+        ...
+
+    def tool(self, name: str, arguments: dict[str, str]) -> None:
+        """A decision tool the briefing LLM called."""
+        ...
 
 
 def briefing_instructions(
@@ -157,12 +185,15 @@ class Briefing:
         turn: TurnOptions,
         stt_override: stt.STT | None = None,
         said: Callable[[str, str], None] | None = None,
+        tap: BriefingTap | None = None,
     ) -> None:
         """Prepare the briefing of the colleague on ``leg``.
 
         ``stt_override`` hears them instead of the call's STT (replay's recorded transcripts);
-        ``said`` is told (role, text) of each line of the briefing conversation.
+        ``said`` is told (role, text) of each line of the briefing conversation; ``tap`` is
+        shown the session, the colleague's audio and keys, and the tools the LLM called.
         """
+        self._tap = tap
         self._leg = leg
         self._instructions = instructions
         self._said = said or (lambda role, text: None)
@@ -175,16 +206,23 @@ class Briefing:
         self._session: AgentSession | None = None
 
     def _decide(self, answer: SupervisorAnswer) -> None:
+        if self._tap is not None and answer.by == "voice":
+            reason = {"reason": answer.reason or ""} if answer.decision == "declined" else {}
+            self._tap.tool(DECISION_TOOLS[answer.decision], reason)
         if not self._answer.done():
             self._answer.set_result(answer)
 
     def _key(self, key: str) -> None:
+        if self._tap is not None:
+            self._tap.key(key)
         if key == ACCEPT_KEY:
             self._decide(SupervisorAnswer("accepted", "key"))
         elif key == DECLINE_KEY:
             self._decide(SupervisorAnswer("declined", "key", "pressed 2"))
 
     def _hear(self, frame: rtc.AudioFrame) -> None:
+        if self._tap is not None:
+            self._tap.hear(frame)
         if self._beeps is None:
             self._beeps = BeepDetector(frame.sample_rate)  # a leg's audio keeps one rate
         samples = np.frombuffer(frame.data, dtype=np.int16)
@@ -214,6 +252,8 @@ class Briefing:
         session.output.audio = output
         session.on("conversation_item_added", self._on_item)
         session.on("close", self._on_close)
+        if self._tap is not None:
+            self._tap.attach(session)
         leg.on_keys(self._key)
         output.start()
         hung_up: asyncio.Future[None] = asyncio.ensure_future(leg.wait_for_hangup())

@@ -272,6 +272,7 @@ class CallRunner:
             turn=self._options.turn,
             stt_override=consultation_stt() if consultation_stt is not None else None,
             said=lambda role, text: self._recorder.event("consultation", role=role, text=text),
+            tap=self._capture.colleague() if self._capture is not None else None,
         )
 
     def _connected(self, leg: ConsultationLeg) -> None:
@@ -294,9 +295,10 @@ class CallRunner:
         caller = self._session.input.audio if self._session is not None else None
         if self._session is not None:
             self._session.input.audio = None
-        recordings = [
-            self._tasks.spawn(_drain(leg.media.caller_audio, self._recording.heard), name="rec")
-        ]
+        heard: FrameTap = self._recording.heard
+        if self._capture is not None:
+            heard = self._capture.colleague().also(heard)
+        recordings = [self._tasks.spawn(_drain(leg.media.caller_audio, heard), name="rec")]
         if caller is not None:  # the tapped input records each frame it passes on
             recordings.append(self._tasks.spawn(_drain(caller, None), name="rec-caller"))
         try:

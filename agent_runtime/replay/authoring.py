@@ -4,7 +4,8 @@ The caller's text lines are spoken by espeak-ng (or given as WAV files), placed 
 that leaves the agent room to answer, mixed with line noise, band-limited to 300-3400 Hz and
 encoded as 8 kHz mu-law, as a phone line delivers them. The transcripts are timed from the
 audio; the agent's lines become the LLM's recorded answers and, with the tool calls, the
-``expect.json`` of the call. The script format is documented in ``docs/replay.md``.
+``expect.json`` of the call. A warm transfer's colleague (``colleague``) is placed on their
+own timeline by ``colleague_script``. The script format is documented in ``docs/replay.md``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import numpy.typing as npt
 import soundfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..call.options import TRANSFER_LINE, TRANSFER_RING_TIMEOUT
 from ..config.base import problems_from
 from ..config.loading import load_text
 from ..config.spec import CallSpec
 from ..errors import AgentRuntimeError, Problem
 from ..offline_tts import SAMPLE_RATE, espeak_available, espeak_voice
+from .colleague_script import Colleague, ColleagueLine, Leg, build_leg
+
+TRANSFER_TOOL = "transfer_to_human"
 
 LINE_RATE = 8000
 NOISE_DBFS = -52.0
@@ -74,6 +79,9 @@ class CallScript(BaseModel):
         ge=0,
         description="Seconds after the agent's last line until the caller hangs up.",
     )
+    colleague: Colleague | None = Field(
+        default=None, description="The colleague a warm transfer calls, and their leg."
+    )
 
 
 class ScriptError(AgentRuntimeError):
@@ -99,8 +107,16 @@ class _Timeline:
     """When the caller's last line ends."""
     heard: str | None = None
     """The caller's words the next answer follows."""
+    last_words: str | None = None
+    """The caller's last words so far."""
     after_tool: str | None = None
     """The tool whose result the next answer follows."""
+    open_answer: dict[str, Any] | None = None
+    """The answer an agent line just wrote: a tool line right after it joins it."""
+    leg: Leg | None = None
+    """The colleague's leg, once the warm transfer is placed."""
+    transfer_end: float | None = None
+    """When the warm transfer's outcome is expected, until the agent speaks again."""
 
 
 def load_script(path: Path) -> CallScript:
@@ -119,19 +135,33 @@ def make_recorded_call(script_path: Path, folder: Path) -> list[str]:
     Returns the names of the files written.
     """
     script = load_script(script_path)
+    try:
+        return _make(script, script_path, folder)
+    except ScriptError as err:
+        raise ScriptError(str(script_path), err.problems) from None
+
+
+def _make(script: CallScript, script_path: Path, folder: Path) -> list[str]:
     base = script_path.parent
     config = _config(script.call, base, str(script_path))
     spec = load_text(json.dumps(config), source="call")
     timeline = _Timeline()
     _greeting(spec, script, timeline)
+    _check_warm(spec, script)
     for index, line in enumerate(script.lines):
         where = f"$.lines[{index}]"
         if line.caller is not None:
             _caller(line, line.caller, script, base, timeline, where)
         elif line.tool is not None:
             _tool(line.tool, line.arguments, timeline, where)
+            if line.tool == TRANSFER_TOOL and script.colleague is not None:
+                _warm_transfer(script, script.colleague, base, timeline)
         elif line.agent is not None:
             _agent(line.agent, script, timeline, where)
+    connected = timeline.leg is not None and timeline.leg.outcome == "connected"
+    if timeline.transfer_end is not None and not connected:
+        problem = Problem("$.lines", "nobody took the call: the agent comes back to the caller")
+        raise ScriptError("script", [problem])
     last = script.lines[-1]
     ends_with_end_call = last.tool == "end_call"
     hangup_at = timeline.agent_free_at + (30.0 if ends_with_end_call else script.hangup_after)
@@ -140,23 +170,38 @@ def make_recorded_call(script_path: Path, folder: Path) -> list[str]:
         "end_reason": "tool_end_call" if ends_with_end_call else "user_hangup",
         "transcript": timeline.rows,
     }
+    if connected and timeline.transfer_end is not None:
+        ends = (timeline.transfer_end, timeline.caller_end)
+        hangup_at = max(ends) + script.hangup_after
+        expect.update(ended_by="agent", end_reason="transfer", status="completed")
+    if timeline.leg is not None:
+        expect["transfer"] = timeline.leg.outcome
     if ends_with_end_call and spec.assistant.end_of_call_sentence:
         expect["transcript"] = [
             *timeline.rows,
             {"role": "assistant", "content": spec.assistant.end_of_call_sentence},
         ]
     folder.mkdir(parents=True, exist_ok=True)
-    _write_audio(timeline, hangup_at, folder / "caller.wav")
-    files = {
+    _write_audio(timeline.audio, hangup_at, folder / "caller.wav", seed=len(timeline.utterances))
+    written = ["caller.wav"]
+    files: dict[str, Any] = {
         "call.json": config,
         "stt.json": {"utterances": timeline.utterances},
         "llm.json": {"answers": timeline.answers},
         "caller.json": {"hangup_at": round(hangup_at, 3)},
         "expect.json": expect,
     }
+    leg, colleague = timeline.leg, script.colleague
+    if leg is not None and colleague is not None:
+        files["phone.json"] = {"consult": leg.consult(colleague)}
+        if leg.answered:
+            files["supervisor_stt.json"] = {"utterances": leg.utterances}
+            length = max(leg.end, leg.decided_at, leg.hangup_at or 0.0) + 2.0
+            _write_audio(leg.audio, length, folder / "supervisor.wav", seed=len(leg.audio) + 1)
+            written.append("supervisor.wav")
     for name, content in files.items():
         (folder / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
-    return ["caller.wav", *files]
+    return [*written, *files]
 
 
 def _config(call: str | dict[str, Any], base: Path, source: str) -> dict[str, Any]:
@@ -170,6 +215,53 @@ def _config(call: str | dict[str, Any], base: Path, source: str) -> dict[str, An
     if not isinstance(data, dict):
         raise ScriptError(source, [Problem("$.call", f"{path} does not hold a JSON object")])
     return data
+
+
+def _check_warm(spec: CallSpec, script: CallScript) -> None:
+    """A script with a colleague has a warm transfer for them to answer, and the reverse."""
+    if script.colleague is None:
+        warm = spec.assistant.transfer_mode == "warm"
+        if warm and any(line.tool == TRANSFER_TOOL for line in script.lines):
+            reason = "a warm transfer needs `colleague`: how the colleague answered"
+            raise ScriptError("script", [Problem("$.colleague", reason)])
+        return
+    problems: list[Problem] = []
+    if spec.assistant.transfer_mode != "warm" or not spec.assistant.transfer_phone_number:
+        reason = "the call config needs transfer_phone_number and human_transfer_mode warm"
+        problems.append(Problem("$.colleague", reason))
+    if [line.tool for line in script.lines].count(TRANSFER_TOOL) != 1:
+        problems.append(Problem("$.lines", f"a colleague answers one `{TRANSFER_TOOL}` line"))
+    if script.colleague.voice == script.caller_voice:
+        problems.append(Problem("$.colleague.voice", "the colleague's voice is the caller's"))
+    if problems:
+        raise ScriptError("script", problems)
+
+
+def _warm_transfer(
+    script: CallScript, colleague: Colleague, base: Path, timeline: _Timeline
+) -> None:
+    """Place the consultation: the transfer line, the ring, the colleague's leg, the outcome."""
+    timeline.rows.insert(len(timeline.rows) - 1, {"role": "assistant", "content": TRANSFER_LINE})
+    dialled = timeline.agent_free_at + _spoken_seconds(TRANSFER_LINE)
+
+    def speak(line: ColleagueLine, at: str) -> npt.NDArray[np.float32]:
+        text = line.colleague or ""
+        return _wav(base / line.wav, at) if line.wav else _speak(text, colleague.voice, at)
+
+    leg, problems = build_leg(
+        colleague,
+        ring_timeout=TRANSFER_RING_TIMEOUT,
+        answer_time=script.answer_time,
+        spoken=_spoken_seconds,
+        speak=speak,
+    )
+    if problems:
+        raise ScriptError("script", problems)
+    answered = colleague.ring if leg.answered else 0.0
+    timeline.leg = leg
+    timeline.answers.extend(leg.answers)
+    timeline.agent_free_at = dialled
+    timeline.transfer_end = dialled + answered + leg.decided_at + 1.0
 
 
 def _greeting(spec: CallSpec, script: CallScript, timeline: _Timeline) -> None:
@@ -206,8 +298,13 @@ def _caller(
     timeline.audio.append((start, audio))
     timeline.utterances.append({"start": round(start, 3), "end": round(end, 3), "text": text})
     timeline.rows.append({"role": "user", "content": text})
-    timeline.heard, timeline.after_tool = text, None
+    timeline.heard, timeline.after_tool, timeline.open_answer = text, None, None
+    timeline.last_words = text
     timeline.agent_free_at = timeline.caller_end = end
+    if timeline.transfer_end is not None and end > timeline.transfer_end - 1.0:
+        decided = f"{timeline.transfer_end - 1.0:.1f} s"
+        problem = Problem(where, f"said on hold after the colleague decides (about {decided})")
+        raise ScriptError("script", [problem])
 
 
 def _when(timeline: _Timeline, where: str) -> dict[str, Any]:
@@ -221,20 +318,42 @@ def _when(timeline: _Timeline, where: str) -> dict[str, Any]:
 
 
 def _tool(name: str, arguments: dict[str, Any], timeline: _Timeline, where: str) -> None:
+    """A tool call: joined to the agent line just before it (one answer), else its own."""
+    _after_transfer(timeline, where)
     call = {"name": name, "arguments": arguments} if arguments else {"name": name}
-    timeline.answers.append({"when": _when(timeline, where), "tool_calls": [call]})
+    if timeline.open_answer is not None:
+        timeline.open_answer.setdefault("tool_calls", []).append(call)
+    else:
+        timeline.answers.append({"when": _when(timeline, where), "tool_calls": [call]})
     row: dict[str, Any] = {"role": "tool", "tool_name": name}
     if arguments:
         row["tool_arguments"] = arguments
     timeline.rows.append(row)
-    timeline.heard, timeline.after_tool = None, name
+    timeline.heard, timeline.after_tool, timeline.open_answer = None, name, None
 
 
 def _agent(text: str, script: CallScript, timeline: _Timeline, where: str) -> None:
-    timeline.answers.append({"when": _when(timeline, where), "text": text})
+    _after_transfer(timeline, where)
+    answer = {"when": _when(timeline, where), "text": text}
+    timeline.answers.append(answer)
     timeline.rows.append({"role": "assistant", "content": text})
     timeline.agent_free_at += script.answer_time + _spoken_seconds(text)
     timeline.heard = timeline.after_tool = None
+    timeline.open_answer = answer
+
+
+def _after_transfer(timeline: _Timeline, where: str) -> None:
+    """The agent speaks again after a warm transfer: only when nobody took the call."""
+    if timeline.transfer_end is None or timeline.leg is None:
+        return
+    if timeline.leg.outcome == "connected":
+        raise ScriptError(
+            "script", [Problem(where, "the colleague took the call: the agent is done")]
+        )
+    timeline.agent_free_at = max(timeline.agent_free_at, timeline.transfer_end)
+    timeline.transfer_end = None
+    if timeline.after_tool == TRANSFER_TOOL:  # coming back is a request on the caller's words
+        timeline.heard, timeline.after_tool = timeline.last_words, None
 
 
 def _spoken_seconds(text: str) -> float:
@@ -279,11 +398,13 @@ def _resample(audio: npt.NDArray[Any], rate: int, to: int) -> npt.NDArray[np.flo
     return resampled
 
 
-def _write_audio(timeline: _Timeline, length: float, path: Path) -> None:
-    """The caller's side of the line: speech on line noise, 300-3400 Hz, 8 kHz mu-law."""
-    rng = np.random.default_rng(len(timeline.utterances))
+def _write_audio(
+    placed: list[tuple[float, npt.NDArray[np.float32]]], length: float, path: Path, *, seed: int
+) -> None:
+    """A side of the line: speech on line noise, 300-3400 Hz, 8 kHz mu-law."""
+    rng = np.random.default_rng(seed)
     signal = rng.normal(0, 10 ** (NOISE_DBFS / 20), int(length * SAMPLE_RATE)).astype(np.float32)
-    for start, audio in timeline.audio:
+    for start, audio in placed:
         first = int(start * SAMPLE_RATE)
         piece = audio[: max(0, signal.size - first)]
         signal[first : first + piece.size] += 0.7 * piece

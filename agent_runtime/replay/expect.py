@@ -5,7 +5,9 @@ Every key is optional; a key that is given must match. ``ended_by``, ``end_reaso
 ``transcript`` lists every row of the report's transcript, in order; each entry has ``role``
 and any of ``content`` (exact), ``contains``, ``startswith``, ``tool_name``,
 ``tool_arguments``, ``tool_is_error``, ``output_contains``, and ``interrupted`` (the row's
-speech was cut short). An unknown key is an error, so a typo cannot pass silently.
+speech was cut short). ``transfer`` is the outcome of the call's last ``transfer`` event
+(``connected``, ``declined``...; ``null``: no transfer). An unknown key is an error, so a
+typo cannot pass silently.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Expectation(BaseModel):
     status: str | None = None
     dial_error: str | None = None
     result: str | None = None
+    transfer: str | None = Field(
+        default=None, description="The outcome of the last transfer event (null: none)."
+    )
     transcript: list[ExpectedRow] | None = None
 
 
@@ -82,6 +87,11 @@ def check(report: CallReport, expect: Expectation) -> list[str]:
             problems.append(
                 f"{key}: expected {getattr(expect, key)!r}, got {getattr(report, key)!r}"
             )
+    if "transfer" in expect.model_fields_set:
+        outcomes = [e.detail.get("outcome") for e in report.runtime.events if e.type == "transfer"]
+        outcome = outcomes[-1] if outcomes else None
+        if outcome != expect.transfer:
+            problems.append(f"transfer: expected {expect.transfer!r}, got {outcome!r}")
     if expect.transcript is None:
         return problems
     wanted = expect.transcript

@@ -15,7 +15,10 @@ given separately.
   captured answer the transcript does not show (the answering classifier's);
 - ``http.json``: the captured HTTP answers; ``phone.json``: how the call was answered, the keys
   the caller pressed, how a transfer was answered; ``caller.json``: when the caller hung up;
-- ``expect.json``: how the call ended and every transcript row, as they happened.
+- a warm transfer's colleague (``import_colleague``): ``phone.json`` ``consult``,
+  ``supervisor.wav``, ``supervisor_stt.json`` and the consultation leg's answers in ``llm.json``;
+- ``expect.json``: how the call ended, the transfer's outcome and every transcript row, as they
+  happened.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..config.loading import load_text
 from ..errors import AgentRuntimeError, Problem
 from ..report.capture import CAPTURE, CAPTURED_AUDIO, Capture, CapturedLLMAnswer
 from ..report.model import CallReport
+from .import_colleague import import_colleague
 
 _M = TypeVar("_M", bound=BaseModel)
 _KEYS_PREFIX = keys_turn("")
@@ -79,13 +83,23 @@ def import_call(folder: Path, out: Path, *, config: Path | None = None) -> list[
     fixed = set(call.capture.fixed_sentences) if call.capture else _default_sentences(call)
     out.mkdir(parents=True, exist_ok=True)
     hangup = _write_caller_audio(call, out / "caller.wav")
+    written = ["caller.wav"]
+    answers = _answers(rows, fixed) + _unseen_answers(call.capture)
+    phone = _phone(call, rows)
+    captured = call.capture.colleague if call.capture is not None else None
+    colleague = import_colleague(call.report, captured, call.folder, out)
+    if colleague is not None:
+        phone["consult"] = colleague.consult
+        answers += colleague.answers
+        written += ["supervisor.wav"] if colleague.audio else []
     files: dict[str, Any] = {
         "call.json": call.config,
         "stt.json": {"utterances": _utterances(call, rows)},
-        "llm.json": {"answers": _answers(rows, fixed) + _unseen_answers(call.capture)},
+        "llm.json": {"answers": answers},
         "caller.json": {"hangup_at": hangup},
-        "phone.json": _phone(call, rows),
+        "phone.json": phone,
         "expect.json": _expect(call.report, rows),
+        **(colleague.files if colleague is not None else {}),
     }
     if call.capture is not None and call.capture.http:
         files["http.json"] = {
@@ -93,7 +107,7 @@ def import_call(folder: Path, out: Path, *, config: Path | None = None) -> list[
         }
     for name, content in files.items():
         (out / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
-    return ["caller.wav", *files]
+    return [*written, *files]
 
 
 def _read(folder: Path, config_path: Path | None) -> _Call:
@@ -246,7 +260,7 @@ def _phone(call: _Call, rows: list[TranscriptRow]) -> dict[str, Any]:
     if keys:
         phone["keys"] = keys
     for event in report.runtime.events:
-        if event.type == "transfer":
+        if event.type == "transfer" and event.detail.get("mode") != "warm":
             detail = event.detail
             phone["transfer"] = {
                 "accepted": detail.get("outcome") == "transferred",
@@ -283,8 +297,11 @@ def _write_caller_audio(call: _Call, path: Path) -> float:
         audio = audio[int(call.answer * rate) :]
     soundfile.write(str(path), np.ascontiguousarray(audio[:, 0]), rate)
     duration = (call.report.runtime.duration or 0.0) - call.answer
+    left = [e.at for e in call.report.runtime.events if e.type == "caller_hung_up"]
     if call.report.ended_by == "user":
         return round(duration, 3)
+    if left:  # the caller left a call the agent had handed over (a warm transfer)
+        return round(left[0] - call.answer, 3)
     return round(duration + _AFTER_AGENT_END, 3)
 
 
@@ -298,10 +315,13 @@ def _expect(report: CallReport, rows: list[TranscriptRow]) -> dict[str, Any]:
             expected.append(entry)
         else:
             expected.append({"role": row.role, "content": row.content})
-    return {
+    expect: dict[str, Any] = {
         "ended_by": report.ended_by,
         "end_reason": report.end_reason,
         "status": report.status,
         "result": report.result,
-        "transcript": expected,
     }
+    transfers = [e.detail.get("outcome") for e in report.runtime.events if e.type == "transfer"]
+    if transfers:
+        expect["transfer"] = transfers[-1]
+    return {**expect, "transcript": expected}

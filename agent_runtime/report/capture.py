@@ -4,6 +4,9 @@
 masked: header values, API keys), the sentences the runtime spoke on its own (not the LLM's),
 the HTTP answers the call's tools and integrations read (no header), the final transcripts with
 their times, and the LLM answers the transcript does not show (the answering classifier's).
+A warm transfer's colleague is kept too (``colleague``): their timed transcripts, the keys they
+pressed, the consultation LLM's answers, and their audio as the leg delivered it
+(``capture-colleague.wav``); only the first consultation leg of a call is kept.
 The report holds the rest: the transcript with its times, the speech timing, the phone events.
 ``agent-runtime import-call`` turns the three into a recorded call.
 """
@@ -21,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 from livekit import rtc
-from livekit.agents import AgentSession, UserInputTranscribedEvent
+from livekit.agents import AgentSession, UserInputTranscribedEvent, llm
+from livekit.agents.voice.events import ConversationItemAddedEvent
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ..answering.llm_classifier import ASKED, TOOL, Asked
@@ -32,6 +36,8 @@ from ..integrations.exchanges import EXCHANGES, Exchange
 CAPTURE = "capture.json"
 CAPTURED_AUDIO = "capture-caller.wav"
 """The caller's audio as the session received it: its own rate, not resampled."""
+CAPTURED_COLLEAGUE_AUDIO = "capture-colleague.wav"
+"""A warm transfer colleague's audio as their leg delivered it."""
 MASK = "REDACTED"
 
 
@@ -80,6 +86,39 @@ class CapturedLLMAnswer(BaseModel):
     seconds: float = Field(default=0.0, ge=0, description="How long the answer took.")
 
 
+class CapturedKey(BaseModel):
+    """A key the colleague pressed, and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    at: float = Field(description="Seconds from the start of the call.")
+
+
+class CapturedLegAnswer(BaseModel):
+    """An answer of the consultation leg's LLM (the briefing, the colleague's decision)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after: str | None = Field(description="The colleague's last words before it (None: none).")
+    text: str = ""
+    tool_calls: list[CapturedToolCall] = Field(default_factory=list)
+
+
+class CapturedColleague(BaseModel):
+    """The colleague of a warm transfer: what their leg needs to replay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stt: list[CapturedTranscript] = Field(default_factory=list)
+    keys: list[CapturedKey] = Field(default_factory=list)
+    llm: list[CapturedLegAnswer] = Field(default_factory=list)
+    audio_at: float | None = Field(
+        default=None,
+        description=f"Seconds from the start of the call to {CAPTURED_COLLEAGUE_AUDIO}'s start.",
+    )
+
+
 class Capture(BaseModel):
     """The content of ``capture.json``."""
 
@@ -95,6 +134,7 @@ class Capture(BaseModel):
     audio_at: float | None = Field(
         default=None, description=f"Seconds from the start of the call to {CAPTURED_AUDIO}'s start."
     )
+    colleague: CapturedColleague | None = None
 
 
 class CallCapture:
@@ -119,6 +159,7 @@ class CallCapture:
         self._transcripts: list[CapturedTranscript] = []
         self._asked: list[Asked] = []
         self._audio = _CallerAudio()
+        self._colleague: ColleagueCapture | None = None
         self._token: Token[list[Exchange] | None] | None = None
         self._asked_token: Token[list[Asked] | None] | None = None
 
@@ -144,6 +185,13 @@ class CallCapture:
         """Keep a frame of the caller's audio (a listener of the session's audio input)."""
         self._audio.add(frame)
 
+    def colleague(self) -> ColleagueCapture:
+        """What is kept of the warm transfer's colleague (the first leg's)."""
+        if self._colleague is None:
+            clock = self._audio.clock or (lambda: 0.0)
+            self._colleague = ColleagueCapture(clock)
+        return self._colleague
+
     def stop(self) -> None:
         """Stop keeping them (in the task that started)."""
         if self._token is not None:
@@ -166,6 +214,7 @@ class CallCapture:
             stt=self._transcripts,
             llm=[_classifier_answer(a) for a in self._asked],
             audio_at=self._audio.write(folder / CAPTURED_AUDIO),
+            colleague=self._colleague.captured(folder) if self._colleague is not None else None,
         )
         text = json.dumps(capture.model_dump(mode="json", by_alias=True), indent=2)
         for secret in self._secrets:
@@ -173,6 +222,86 @@ class CallCapture:
         path = folder / CAPTURE
         path.write_text(text + "\n")
         return path
+
+
+class ColleagueCapture:
+    """Keeps a warm transfer colleague's leg (a ``briefing.BriefingTap``), timed by ``clock``."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._audio = _CallerAudio()
+        self._audio.clock = clock
+        self._transcripts: list[CapturedTranscript] = []
+        self._keys: list[CapturedKey] = []
+        self._answers: list[CapturedLegAnswer] = []
+        self._heard: str | None = None
+        self._attached = False
+
+    def attach(self, session: AgentSession) -> None:
+        """Keep the briefing session's transcripts and its LLM's spoken answers."""
+        if self._attached:
+            return  # a second leg is not kept: a recorded call has one colleague
+        self._attached = True
+
+        def transcribed(ev: UserInputTranscribedEvent) -> None:
+            if ev.is_final and ev.transcript.strip():
+                self._transcripts.append(CapturedTranscript(text=ev.transcript, at=self._clock()))
+
+        def added(ev: ConversationItemAddedEvent) -> None:
+            item = ev.item
+            if not isinstance(item, llm.ChatMessage) or not (item.text_content or "").strip():
+                return
+            if item.role == "user":
+                self._heard = item.text_content
+            elif item.role == "assistant":
+                self._answer(text=item.text_content or "")
+
+        session.on("user_input_transcribed", transcribed)
+        session.on("conversation_item_added", added)
+
+    def hear(self, frame: rtc.AudioFrame) -> None:
+        """Keep a frame of the colleague's audio."""
+        self._audio.add(frame)
+
+    def also(self, tap: Callable[[rtc.AudioFrame], None]) -> Callable[[rtc.AudioFrame], None]:
+        """A frame listener that shows each frame to ``tap`` and keeps it."""
+
+        def both(frame: rtc.AudioFrame) -> None:
+            tap(frame)
+            self.hear(frame)
+
+        return both
+
+    def key(self, key: str) -> None:
+        """Keep a key the colleague pressed."""
+        self._keys.append(CapturedKey(key=key, at=self._clock()))
+
+    def tool(self, name: str, arguments: dict[str, str]) -> None:
+        """Keep a decision tool the briefing LLM called."""
+        self._answer(tool=CapturedToolCall(name=name, arguments=arguments))
+
+    def _answer(self, *, text: str = "", tool: CapturedToolCall | None = None) -> None:
+        """Keep an answer; its text and tool call, from one LLM answer, join in either order."""
+        last = self._answers[-1] if self._answers else None
+        joins = last is not None and last.after == self._heard
+        if joins and last is not None and (bool(text) != bool(last.text) or tool is not None):
+            calls = [*last.tool_calls, *([tool] if tool else [])]
+            self._answers[-1] = last.model_copy(
+                update={"text": last.text or text, "tool_calls": calls}
+            )
+            return
+        self._answers.append(
+            CapturedLegAnswer(after=self._heard, text=text, tool_calls=[tool] if tool else [])
+        )
+
+    def captured(self, folder: Path) -> CapturedColleague:
+        """What was kept; the audio is written into ``folder``."""
+        return CapturedColleague(
+            stt=self._transcripts,
+            keys=self._keys,
+            llm=self._answers,
+            audio_at=self._audio.write(folder / CAPTURED_COLLEAGUE_AUDIO),
+        )
 
 
 def _captured(exchange: Exchange) -> CapturedExchange:

@@ -123,7 +123,7 @@ class RecordedParty(Protocol):
         ...
 
 
-def _not_answered(
+def recorded_refusal(
     ring: float, answered: bool, sip_status: int | None, sip_reason: str | None, timeout: float
 ) -> DialFailed | None:
     """Why a recorded call was not answered (None: it was), given the ringing timeout."""
@@ -264,7 +264,7 @@ class RecordedLine:
         dial = self._script.dial
         ringing()
         await asyncio.sleep(min(dial.ring, self._ringing_timeout))
-        failure = _not_answered(
+        failure = recorded_refusal(
             dial.ring, dial.answered, dial.sip_status, dial.sip_reason, self._ringing_timeout
         )
         if failure is not None:
@@ -329,7 +329,7 @@ class RecordedLine:
         if script is None or self._consultation is None:
             raise TransferFailed("no consultation answer was recorded", reason="nobody answered")
         await asyncio.sleep(min(script.ring, ring_timeout))
-        failure = _not_answered(
+        failure = recorded_refusal(
             script.ring, script.answered, script.sip_status, script.sip_reason, ring_timeout
         )
         if failure is not None:
