@@ -41,6 +41,7 @@ from ..report.journal import JOURNAL, REPORT, CallIdentity, Journal
 from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
+from ..turns.backchannel import session_backchannels
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
 from .clips import Clip, Clips, StaticSentence, render
@@ -57,6 +58,7 @@ from .ending import (
 from .floor import Floor
 from .guards.base import Ending, Goodbye, Guard
 from .guards.hangup import CallerHangup
+from .guards.idle import IdleCaller
 from .guards.max_duration import MaxDuration
 from .guards.session_failure import SessionFailure
 from .keys import KeyCollector
@@ -313,6 +315,7 @@ class CallRunner:
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
             floor=answering.floor if answering else Floor(deciding=False),
             unanswered=self._recorder.unanswered,
+            backchannels=session_backchannels(session, event=self._recorder.event),
         )
         session.input.audio = TappedAudioInput(
             self._ports.media.caller_audio,
@@ -334,6 +337,11 @@ class CallRunner:
             event=self._recorder.event,
             give_up=lambda: self._farewell_soon(self._down(), options.failure_line),
         )
+
+        def attending() -> bool:  # the agent is expected to answer the caller now
+            steering = answering is not None and answering.steering
+            return self._active() and not self._transferring and not steering
+
         watchdog = SilenceWatchdog(
             session,
             self._output,
@@ -342,9 +350,7 @@ class CallRunner:
             else None,
             turn_failed=recovery.turn_failed,
             event=self._recorder.event,
-            active=lambda: (
-                self._active() and not self._transferring and not (answering and answering.steering)
-            ),
+            active=attending,
             thinking_sound=lambda: sounds.thinking is not None and sounds.thinking.playing,
             give_up_after=GIVE_UP_AFTER
             + (LLM_ATTEMPT_TIMEOUT if isinstance(providers.llm, llm.FallbackAdapter) else 0.0),
@@ -370,6 +376,12 @@ class CallRunner:
                     message=spec.max_duration_end_message,
                 ),
                 self._failure,
+                IdleCaller(
+                    session,
+                    options.turn.idle,
+                    active=lambda: attending() and (answering is None or answering.floor.replies),
+                    event=self._recorder.event,
+                ),
             ]
         )
 

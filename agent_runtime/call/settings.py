@@ -16,17 +16,21 @@ from ..integrations.settings import IntegrationSettings
 from ..providers import ProviderSettings
 from ..settings import EnvModel
 from .clip_store import DEFAULT_DIR, ClipStore
+from .guards.idle import IdleOptions
 from .options import FAILURE_LINE, HOLDING_LINE, RECOVERY_LINE, TRANSFER_LINE, RunOptions
 from .session import TurnOptions
 
 MAX_ENDPOINTING_SECONDS = 10.0
 """Longest endpointing delay accepted: a caller waits this long in silence."""
+MAX_IDLE_SECONDS = 600.0
+"""Longest idle wait accepted (a silent line is not kept open longer)."""
 
 
 class CallSettings(EnvModel):
     """How every call runs.
 
-    ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
+    ``AGENT_MIN/LIKELY/UNSURE/MAX_ENDPOINTING_DELAY``, ``AGENT_IDLE_PROMPT_AFTER`` and
+    ``AGENT_IDLE_HANGUP_AFTER``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
     ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
     say nothing), ``AGENT_CAPTURE``.
     """
@@ -47,6 +51,26 @@ class CallSettings(EnvModel):
         le=MAX_ENDPOINTING_SECONDS,
         alias="AGENT_MAX_ENDPOINTING_DELAY",
     )
+    likely_endpointing_delay: float = Field(
+        TurnOptions.likely_endpointing_delay,
+        ge=0,
+        le=MAX_ENDPOINTING_SECONDS,
+        alias="AGENT_LIKELY_ENDPOINTING_DELAY",
+    )
+    unsure_endpointing_delay: float = Field(
+        TurnOptions.unsure_endpointing_delay,
+        ge=0,
+        le=MAX_ENDPOINTING_SECONDS,
+        alias="AGENT_UNSURE_ENDPOINTING_DELAY",
+    )
+    idle_prompt_after: float = Field(
+        IdleOptions.prompt_after or 0.0, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
+    )
+    """Seconds of silence before "Are you still there?"; 0: never (nor the idle hang-up)."""
+    idle_hangup_after: float = Field(
+        IdleOptions.hangup_after, gt=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_HANGUP_AFTER"
+    )
+    """Seconds of silence after that question before the goodbye."""
     clip_cache_dir: str = Field("", alias="AGENT_CLIP_CACHE_DIR")
     """Where rendered sentences are kept for later calls; ``off`` disables; unset: the
     user's cache directory."""
@@ -64,6 +88,16 @@ class CallSettings(EnvModel):
                 f"AGENT_MIN_ENDPOINTING_DELAY ({self.min_endpointing_delay:g} s) is longer than"
                 f" AGENT_MAX_ENDPOINTING_DELAY ({self.max_endpointing_delay:g} s)"
             )
+        for name, value in (
+            ("AGENT_LIKELY_ENDPOINTING_DELAY", self.likely_endpointing_delay),
+            ("AGENT_UNSURE_ENDPOINTING_DELAY", self.unsure_endpointing_delay),
+        ):
+            if not self.min_endpointing_delay <= value <= self.max_endpointing_delay:
+                raise ValueError(
+                    f"{name} ({value:g} s) is outside AGENT_MIN_ENDPOINTING_DELAY"
+                    f" ({self.min_endpointing_delay:g} s) .. AGENT_MAX_ENDPOINTING_DELAY"
+                    f" ({self.max_endpointing_delay:g} s)"
+                )
         return self
 
     def turn(self) -> TurnOptions:
@@ -72,6 +106,12 @@ class CallSettings(EnvModel):
             TurnOptions(),
             min_endpointing_delay=self.min_endpointing_delay,
             max_endpointing_delay=self.max_endpointing_delay,
+            likely_endpointing_delay=self.likely_endpointing_delay,
+            unsure_endpointing_delay=self.unsure_endpointing_delay,
+            idle=IdleOptions(
+                prompt_after=self.idle_prompt_after or None,
+                hangup_after=self.idle_hangup_after,
+            ),
         )
 
     def run_options(self, **call: Any) -> RunOptions:
