@@ -38,9 +38,11 @@ class TurnContext:
         self._speech_ended_at: float | None = None
         self._committed_at: float | None = None
         self._changed = asyncio.Event()
+        self._session: AgentSession | None = None
 
     def attach(self, session: AgentSession) -> None:
         """Follow ``session``'s events."""
+        self._session = session
         session.on("user_input_transcribed", self._on_transcript)
         session.on("user_state_changed", self._on_user_state)
         session.on("conversation_item_added", self._on_item)
@@ -51,6 +53,15 @@ class TurnContext:
     def transcript(self) -> str:
         """The caller's words in this turn so far (final, then the latest interim)."""
         return " ".join([*self._finals, self._interim]).strip()
+
+    @property
+    def agent_holds_floor(self) -> bool:
+        """True while the agent says something that cannot be interrupted.
+
+        A turn committed then would not be answered (the framework drops it): it waits.
+        """
+        speech = self._session.current_speech if self._session is not None else None
+        return speech is not None and not speech.done() and not speech.allow_interruptions
 
     @property
     def words_current(self) -> bool:

@@ -30,6 +30,10 @@ PREDICTION_SILENCE = 0.2
 ``MIN_SILENCE_DURATION_MS``): the caller's speech ended that long before."""
 SURE = 1.0
 """The probability reported once the wait is over."""
+FLOOR_WAIT = 30.0
+"""Longest uninterruptible speech a prediction waits for (then the framework gives up on it)."""
+FLOOR_POLL = 0.1
+"""Seconds between two looks at whether the uninterruptible speech is over."""
 
 
 class CallTurnDetector:
@@ -108,8 +112,8 @@ class CallTurnStream:
 
     @property
     def prediction_timeout(self) -> float:
-        """The framework waits this long for a prediction: the longest wait, and some."""
-        return self._detector.delays.max_delay + 1.0
+        """How long the framework waits for a prediction (an uninterruptible speech too)."""
+        return self._detector.delays.max_delay + FLOOR_WAIT
 
     async def unlikely_threshold(self, language: LanguageCode | None) -> float | None:
         """v1-mini's threshold (the predictions reported are sure once the wait is over)."""
@@ -161,6 +165,9 @@ class CallTurnStream:
         context = detector.context
         max_delay = detector.delays.max_delay
         while True:
+            if context.agent_holds_floor:  # answer the caller once the agent can hear them
+                await context.changed(FLOOR_POLL)
+                continue
             delay, reason = detector.decide_wait(probability, threshold)
             waited = time.time() - silent_since
             heard = context.words_current
