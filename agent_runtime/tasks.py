@@ -33,9 +33,6 @@ class TaskSet:
             task.cancel()
         return task
 
-    def __len__(self) -> int:
-        return len(self._tasks)
-
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if task.cancelled():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from livekit.agents import tts
+from livekit.agents import stt, tts
 from livekit.agents.inference import VAD
 
 from ..call.clip_store import ClipStore
@@ -129,6 +129,8 @@ async def replay(
     stop_on_sigterm: bool = False,
     on_row: Callable[[TranscriptRow, float], None] | None = None,
     capture: bool = False,
+    media: ReplayMedia | None = None,
+    transcriber: stt.STT | None = None,
 ) -> ReplayResult:
     """Play ``recorded`` through the runtime and return the result.
 
@@ -140,12 +142,14 @@ async def replay(
     ``stop_on_sigterm``: SIGTERM ends the call cleanly, with its report (the CLI).
     ``on_row`` is called with each transcript row as it is added, and when it began in
     seconds from the answer (the CLI prints them). ``capture`` writes ``capture.json`` too.
+    ``media`` replaces the media played from the recording (one that also keeps what the
+    caller hears); ``transcriber`` replaces the recorded transcripts (a streaming stand-in).
     """
     from livekit.plugins import openai
 
     spec = load_file(recorded.config_path)
     server = ScriptedLLMServer(recorded.llm, model=_model_name(spec.llm_model))
-    media = ReplayMedia(recorded)
+    media = media or ReplayMedia(recorded)
     line = RecordedLine(
         recorded.phone,
         hung_up=media.caller_audio.hung_up,
@@ -172,7 +176,7 @@ async def replay(
             providers = _realtime_providers(spec, base_url, clients, voice or offline, vad)
         else:
             providers = Providers(
-                stt=ReplaySTT(list(recorded.stt.utterances), media.playhead),
+                stt=transcriber or ReplaySTT(list(recorded.stt.utterances), media.playhead),
                 llm=openai.LLM(
                     model=server.model, client=clients.openai("replay", f"{base_url}/v1")
                 ),

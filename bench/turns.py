@@ -1,0 +1,337 @@
+"""Turn-taking benchmark: how fast the agent answers, and whether it talks over the caller.
+
+Plays a turn set (``bench/turn_form.py``; ``python -m bench.turn_set`` builds one) through
+the production runtime with the worker's turn-taking settings (``ours``) and through a plain
+livekit-agents ``AgentSession`` with the framework's defaults (``bare``: local VAD,
+``v1-mini`` end of turn), in the same run, and prints for each:
+
+- answered: turns the agent answered after the caller finished, before the next turn;
+- answer time p50 / p95: from the end of the turn's speech to the first agent audio;
+- cut-offs: agent audio that starts more than 0.2 s after a turn's speech starts and before
+  its speech ends, counted per turn and per mid-sentence pause (a pause is cut when agent
+  audio starts between its beginning and the next pause, or the end of the turn);
+- backchannels ("mm-hm" while the agent speaks): whether the agent stopped (it should not);
+- interruptions: time from the interruption's speech start to the agent's audio stopping
+  (target: 0.3 s or less).
+
+The figures are per voice family too (espeak-ng, piper). The turns are dealt to 4 calls played
+at once at real speed, a process per call as the worker runs them; each turn's speech starts
+7 s after the previous turn's ended; everything is on the caller-audio clock. The LLM and the
+voice are instant (a fixed short answer; a long one where a backchannel or interruption is said
+over it); the STT is a streaming stand-in: interim words as they are spoken, the final
+transcript ``--final-delay`` after the speech ends (``bench/turn_stt.py``).
+
+    python -m bench.turn_set /tmp/turns
+    python -m bench.turns /tmp/turns/heldout            # both, about 4 minutes
+    python -m bench.turns /tmp/turns/tune --impls ours  # what a tuning run needs
+
+The worker's settings are read from the environment as the worker reads them
+(``AGENT_MIN_ENDPOINTING_DELAY``...), so a setting can be tried without editing code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .common import machine, ms, percentile, table
+from .turn_calls import (
+    LONG_ANSWER,
+    CallJob,
+    CallPlayed,
+    PlacedTurn,
+    PlannedCall,
+    answer_seconds,
+    run_calls,
+    write_calls,
+)
+from .turn_form import TurnSetError, load
+from .turn_stt import FINAL_DELAY, INTERIM_DELAY
+
+CUT_GRACE = 0.2
+"""Agent audio starting this soon after the caller starts is not a cut-off (it was already
+on its way)."""
+STOP_TOLERANCE = 0.15
+"""An answer whose voice ends this much before its full length was stopped."""
+INTERRUPTION_TARGET = 0.3
+IMPLS = ("ours", "bare")
+
+
+@dataclass
+class TurnResult:
+    """What happened on one caller turn, in seconds on the caller-audio clock."""
+
+    index: int
+    family: str
+    kind: str
+    category: str
+    latency: float | None = None
+    """End of speech -> first agent audio; None: not answered before the next turn."""
+    pauses: int = 0
+    pauses_cut: int = 0
+    cut: bool = False
+    """Agent audio started while the caller was still speaking."""
+    over_speech: bool = False
+    """(Backchannels, interruptions) the agent was speaking when it began."""
+    stopped_after: float | None = None
+    """(Backchannels, interruptions) speech start -> the agent's voice stopping; None: it
+    went on."""
+
+
+@dataclass
+class ImplResult:
+    """Every turn of one implementation."""
+
+    impl: str
+    turns: list[TurnResult] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    late_frames: int = 0
+
+
+def measure_turn(
+    turn: PlacedTurn, next_start: float, voice: Sequence[Sequence[float]]
+) -> TurnResult:
+    """An answered turn's figures from the agent's voice stretches ``[start, end]``."""
+    result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
+    starts = [s[0] for s in voice]
+    result.cut = any(turn.speech_start + CUT_GRACE < s < turn.speech_end for s in starts)
+    pauses = [(a[1], b[0]) for a, b in zip(turn.segments, turn.segments[1:], strict=False)]
+    result.pauses = len(pauses)
+    for number, (begin, _) in enumerate(pauses):
+        until = pauses[number + 1][0] if number + 1 < len(pauses) else turn.speech_end
+        if any(begin <= s < until for s in starts):
+            result.pauses_cut += 1
+    answer = next((s for s in starts if turn.speech_end < s < next_start), None)
+    result.latency = None if answer is None else round(answer - turn.speech_end, 3)
+    return result
+
+
+def measure_overlap(
+    turn: PlacedTurn, answer_length: float, voice: Sequence[Sequence[float]]
+) -> TurnResult:
+    """A backchannel's or interruption's figures: was the agent speaking, did it stop.
+
+    The agent's answer (``answer_length`` s of voice) was stopped when the stretch of voice
+    under the caller's speech ends before the answer's full length; a stretch that began
+    inside a pause of the answer (it resumed) counts from the answer's start.
+    """
+    result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
+    begin = turn.speech_start
+    under = next((s for s in voice if s[0] <= begin < s[1]), None)
+    if under is None:
+        return result
+    result.over_speech = True
+    started = under[0]
+    for earlier in reversed([s for s in voice if s[1] <= under[0]]):
+        if started - earlier[1] > 1.0 or started - earlier[0] >= answer_length:
+            break
+        started = earlier[0]  # a pause inside the same answer (the agent resumed)
+    if under[1] < started + answer_length - STOP_TOLERANCE:
+        result.stopped_after = round(under[1] - begin, 3)
+    return result
+
+
+def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) -> list[TurnResult]:
+    """Every turn of one played call."""
+    results = []
+    for number, turn in enumerate(call.turns):
+        if turn.kind == "turn":
+            following = (
+                call.turns[number + 1].speech_start
+                if number + 1 < len(call.turns)
+                else call.hangup_at
+            )
+            results.append(measure_turn(turn, following, played.voice))
+        else:
+            results.append(measure_overlap(turn, answer_length, played.voice))
+    return results
+
+
+# -- the printout --------------------------------------------------------------------------------
+
+
+def _row(label: str, turns: Sequence[TurnResult]) -> list[str]:
+    regular = [t for t in turns if t.kind == "turn"]
+    latencies = [t.latency for t in regular if t.latency is not None]
+    paused = [t for t in regular if t.pauses]
+    return [
+        label,
+        f"{len(latencies)}/{len(regular)}",
+        ms(percentile(latencies, 50)),
+        ms(percentile(latencies, 95)),
+        f"{sum(t.cut for t in regular)}",
+        f"{sum(t.cut for t in paused)}/{len(paused)}",
+        f"{sum(t.pauses_cut for t in regular)}/{sum(t.pauses for t in regular)}",
+    ]
+
+
+def _overlap_row(label: str, turns: Sequence[TurnResult]) -> list[str]:
+    backchannels = [t for t in turns if t.kind == "backchannel"]
+    interruptions = [t for t in turns if t.kind == "interruption"]
+    over_b = [t for t in backchannels if t.over_speech]
+    over_i = [t for t in interruptions if t.over_speech]
+    stops = [t.stopped_after for t in over_i if t.stopped_after is not None]
+    within = sum(1 for s in stops if s <= INTERRUPTION_TARGET)
+    return [
+        label,
+        f"{sum(t.stopped_after is not None for t in over_b)}/{len(over_b)}"
+        + (
+            f" ({len(backchannels) - len(over_b)} not over speech)"
+            if len(over_b) < len(backchannels)
+            else ""
+        ),
+        f"{len(stops)}/{len(over_i)}"
+        + (
+            f" ({len(interruptions) - len(over_i)} not over speech)"
+            if len(over_i) < len(interruptions)
+            else ""
+        ),
+        ms(percentile(stops, 50)),
+        ms(max(stops, default=None)),
+        f"{within}/{len(over_i)}",
+    ]
+
+
+def summary(results: Sequence[ImplResult]) -> str:
+    """The tables: turns per implementation and voice family, then the overlaps."""
+    rows, overlap_rows = [], []
+    for result in results:
+        families = sorted({t.family for t in result.turns})
+        rows.append(_row(f"{result.impl}, all", result.turns))
+        overlap_rows.append(_overlap_row(f"{result.impl}, all", result.turns))
+        if len(families) > 1:
+            for family in families:
+                mine = [t for t in result.turns if t.family == family]
+                rows.append(_row(f"{result.impl}, {family}", mine))
+                overlap_rows.append(_overlap_row(f"{result.impl}, {family}", mine))
+    lines = [
+        table(
+            [
+                "implementation, voices",
+                "answered",
+                "answer p50",
+                "answer p95",
+                "turns cut",
+                "paused turns cut",
+                "pauses cut",
+            ],
+            rows,
+        ),
+        "",
+        table(
+            [
+                "while the agent speaks",
+                "backchannels: agent stopped",
+                "interruptions: stopped",
+                "stop p50",
+                "stop max",
+                f"stopped <= {INTERRUPTION_TARGET:g} s",
+            ],
+            overlap_rows,
+        ),
+        "",
+    ]
+    for result in results:
+        shown = ", ".join(f"{k}={v}" for k, v in result.settings.items())
+        lines.append(f"{result.impl} settings: {shown}")
+        if result.late_frames:
+            lines.append(f"{result.impl}: {result.late_frames} late output frames (overload)")
+        for error in result.errors:
+            lines.append(f"{result.impl} error: {error}")
+    return "\n".join(lines)
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+def run(
+    folder: Path,
+    impls: Sequence[str],
+    *,
+    calls: int,
+    gap: float,
+    interim_delay: float,
+    final_delay: float,
+) -> list[ImplResult]:
+    """Play the turn set in ``folder`` with each implementation; their results."""
+    entries = load(folder)
+    answer_length = answer_seconds(LONG_ANSWER)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-turns-") as scratch:
+        out = Path(scratch)
+        planned = write_calls(folder, entries, out, calls=calls, gap=gap)
+        longest = max(c.hangup_at for c in planned)
+        by_name = {c.name: c for c in planned}
+        print(
+            f"turn set {folder}: {len(entries)} turns on {len(planned)} concurrent calls"
+            f" ({longest:.0f} s each at most), interim words +{interim_delay:g} s, final"
+            f" transcript +{final_delay:g} s; {machine()}",
+            flush=True,
+        )
+        for impl in impls:
+            started = time.perf_counter()
+            jobs = [
+                CallJob(
+                    impl,
+                    str(out / c.name),
+                    [(s.start, s.end, s.text) for s in c.stretches()],
+                    interim_delay,
+                    final_delay,
+                )
+                for c in planned
+            ]
+            played, errors = run_calls(jobs, timeout=longest + 180)
+            result = ImplResult(impl, errors=errors)
+            for call in played:
+                result.turns += measure_call(by_name[Path(call.folder).name], call, answer_length)
+                result.settings = call.settings
+                result.late_frames += call.late_frames
+            result.turns.sort(key=lambda t: t.index)
+            results.append(result)
+            print(f"({impl}: {time.perf_counter() - started:.0f} s)", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> list[ImplResult]:
+    """Run the benchmark on the turn set given and print the figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench.turns", description=__doc__)
+    parser.add_argument("folder", type=Path, help="a turn set (turns.json and its WAV files)")
+    parser.add_argument("--impls", default="ours,bare", help="ours, bare or both (ours,bare)")
+    parser.add_argument("--calls", type=int, default=4, help="concurrent calls")
+    parser.add_argument("--gap", type=float, default=7.0, help="s between turns")
+    parser.add_argument("--interim-delay", type=float, default=INTERIM_DELAY)
+    parser.add_argument("--final-delay", type=float, default=FINAL_DELAY)
+    parser.add_argument("--json", type=Path, help="also write the per-turn figures here")
+    args = parser.parse_args(argv)
+    impls = [i for i in args.impls.split(",") if i]
+    unknown = [i for i in impls if i not in IMPLS]
+    if unknown or not impls:
+        raise SystemExit(f"error: --impls takes ours and/or bare, not {args.impls!r}")
+    if args.calls < 1:
+        raise SystemExit("error: --calls must be at least 1")
+    try:
+        results = run(
+            args.folder,
+            impls,
+            calls=args.calls,
+            gap=args.gap,
+            interim_delay=args.interim_delay,
+            final_delay=args.final_delay,
+        )
+    except (TurnSetError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print(summary(results))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
