@@ -56,9 +56,11 @@ class TurnOptions:
 def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
     """An AgentSession wired for a phone call.
 
-    The turn detector and interruption mode are pinned to what runs offline (``v1-mini`` and
-    ``"vad"``): the framework's defaults switch to LiveKit Cloud in dev and console modes. There
-    is no echo-cancellation warm-up on a phone line.
+    The end of the caller's turn is the call's own decision (``CallTurnDetector``, wrapping the
+    offline ``v1-mini``: the framework's default goes to LiveKit Cloud in dev and console
+    modes); interruptions are by VAD; the caller's audio is kept during uninterruptible speech;
+    a silent caller turns ``away`` after ``options.idle.prompt_after``. There is no
+    echo-cancellation warm-up on a phone line.
     """
     realtime = isinstance(providers.llm, llm.RealtimeModel)
     turn_handling = TurnHandlingOptions(

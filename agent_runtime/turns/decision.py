@@ -64,6 +64,8 @@ def decide(
         return through_pause(d.likely_delay, "sentence, model unsure")
     if expectation.yes_no and _all_short(transcript):
         return TurnEnd(_bounded(d.min_delay, d), "answers a yes/no question")
+    if reading.reason == "number of unknown length" and transcript.rstrip().endswith("."):
+        return TurnEnd(_bounded(d.min_delay if sure else d.likely_delay, d), reading.reason)
     if expectation.number and reading.digits:
         return through_pause(d.unsure_delay, "number of unknown length")
     if sure:

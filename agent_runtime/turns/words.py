@@ -23,16 +23,21 @@ AUXILIARIES = word_set(
     "is are was were be been being am has have had do does did will would",
     "could should can may might must shall",
 )
-"""Verbs that need more after them, unless they close a short answer ("Yes, I do.")."""
-PRONOUNS = word_set("i you we they he she it that there this")
+"""Verbs that need more after them, unless a full stop closes the turn ("Yes, I do.")."""
 FUNCTION_WORDS = AUXILIARIES | word_set(
     "the a an my your his her their our its every",
     "to of for with at from about by into onto via per than",
     "not i we he she they i'm we're you're it's there's that's what's",
 )
 """A turn ending on one of these is an unfinished phrase ("send it to", "my number is")."""
-FILLERS = word_set("um uh er erm uhm hmm mm ah eh")
+FILLERS = word_set("um uh er erm uhm hmm mm ah eh basically actually like well anyway")
 """Hesitations: the caller is still thinking."""
+OPEN_ENDINGS = word_set("in on over after before up out off down around into like as")
+"""Without a full stop, a turn ending on one of these goes on ("The card ends in")."""
+SUBORDINATORS = word_set("if when because although though while since unless whether once")
+"""A turn opening with one of these needs a main clause ("If the technician can come...")."""
+SHORT_TURN = 3
+"""Words of a turn short enough to be a whole answer when it has its full stop ("Smith.")."""
 SHORT_ANSWERS = word_set(
     "yes yeah yep yup no nope nah sure okay ok right correct exactly fine great perfect",
     "thanks thank bye goodbye hello hi hey absolutely definitely maybe",
@@ -156,14 +161,15 @@ def read(text: str, *, asked_digits: int | None = None) -> WordsReading:
         return verdict(Verdict.UNFINISHED, "connective")
     if stripped.endswith("?"):
         return verdict(Verdict.COMPLETE, "question")
-    if terminal and last in AUXILIARIES and len(words) > 1 and words[-2] in PRONOUNS:
-        return verdict(Verdict.COMPLETE, "short answer")  # "Yes, I do."
-    if last in FUNCTION_WORDS:
+    open_ending = OPEN_ENDINGS | AUXILIARIES  # "Come in.", "Yes, I do.", "what to do."
+    if (last in FUNCTION_WORDS - AUXILIARIES) or (last in open_ending and not terminal):
         return verdict(Verdict.UNFINISHED, "unfinished phrase")
+    if words[0] in SUBORDINATORS and not terminal and "," not in text:
+        return verdict(Verdict.UNFINISHED, "no main clause yet")
     if digits and announces_number(words):
         # a number of unknown length: a pause may be between two groups
         return verdict(Verdict.UNKNOWN, "number of unknown length")
-    if terminal and all(word in SHORT_ANSWERS for word in words):
+    if terminal and (len(words) <= SHORT_TURN or all(w in SHORT_ANSWERS for w in words)):
         return verdict(Verdict.COMPLETE, "short answer")
     if terminal:
         return verdict(Verdict.COMPLETE, "sentence")
