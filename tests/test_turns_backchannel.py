@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from livekit.agents import stt
+from livekit.agents.language import LanguageCode
 
 from agent_runtime.turns.backchannel import BackchannelFilter, is_backchannel
 from agent_runtime.turns.context import TurnContext
@@ -13,7 +14,9 @@ from agent_runtime.turns.context import TurnContext
 
 def _final(text: str, *, final: bool = True) -> stt.SpeechEvent:
     kind = stt.SpeechEventType.FINAL_TRANSCRIPT if final else stt.SpeechEventType.INTERIM_TRANSCRIPT
-    return stt.SpeechEvent(type=kind, alternatives=[stt.SpeechData(language="en", text=text)])
+    return stt.SpeechEvent(
+        type=kind, alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text)]
+    )
 
 
 async def _events(*texts: str) -> AsyncIterator[stt.SpeechEvent | str]:
