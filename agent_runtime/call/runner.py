@@ -378,7 +378,7 @@ class CallRunner:
                 self._failure,
                 IdleCaller(
                     session,
-                    options.turn.idle,
+                    hangup_after=options.turn.idle_hangup_after,
                     active=lambda: attending() and (answering is None or answering.floor.replies),
                     event=self._recorder.event,
                 ),

@@ -17,27 +17,34 @@ from ..providers import Providers
 from ..turns.context import TurnContext
 from ..turns.decision import Delays
 from ..turns.detector import CallTurnDetector
-from .guards.idle import IdleOptions
+from .guards.idle import HANGUP_AFTER, PROMPT_AFTER
 
 
 @dataclass(frozen=True)
 class TurnOptions:
     """Turn-taking settings. The defaults suit phone calls."""
 
-    min_endpointing_delay: float = 0.3
-    """Silence after the caller's speech before a sure end of turn is answered."""
+    min_endpointing_delay: float = 0.2
+    """Silence after the caller's speech before a sure end of turn is answered (the final
+    transcript, which the answer needs, usually comes later)."""
     max_endpointing_delay: float = 2.5
     """Most silence waited when the turn is clearly unfinished ("my number is four one five")."""
     likely_endpointing_delay: float = 0.5
     """Silence waited when the audio model is sure and the words tell nothing either way."""
     unsure_endpointing_delay: float = 1.0
     """Silence waited when neither the words nor the audio model say the caller is done."""
-    min_interruption_duration: float = 0.5
-    """Caller speech needed to interrupt the agent: shorter sounds (a cough, "mm-hm") do not."""
+    min_interruption_duration: float = 0.3
+    """Caller speech needed to interrupt the agent: shorter sounds (a cough, a click) do not."""
+    min_interruption_words: int = 1
+    """Words transcribed before caller speech interrupts the agent: a backchannel ("mm-hm")
+    is held back from the transcripts while the agent speaks, so it never counts."""
     false_interruption_timeout: float = 1.5
     """After a pause for caller speech that brought no words, the agent resumes after this."""
-    idle: IdleOptions = IdleOptions()
-    """When a silent caller is asked whether they are still there, and the call ends."""
+    idle_prompt_after: float | None = PROMPT_AFTER
+    """Seconds of silence on both sides before "Are you still there?"; None: never (nor the
+    idle hang-up)."""
+    idle_hangup_after: float = HANGUP_AFTER
+    """Seconds without a word from the caller after that question before the goodbye."""
     preemptive_generation: bool = True
     """Start the LLM on the final transcript, before the end of turn is confirmed."""
     max_tool_steps: int = 5
@@ -59,7 +66,7 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
     The end of the caller's turn is the call's own decision (``CallTurnDetector``, wrapping the
     offline ``v1-mini``: the framework's default goes to LiveKit Cloud in dev and console
     modes); interruptions are by VAD; the caller's audio is kept during uninterruptible speech;
-    a silent caller turns ``away`` after ``options.idle.prompt_after``. There is no
+    a silent caller turns ``away`` after ``options.idle_prompt_after``. There is no
     echo-cancellation warm-up on a phone line.
     """
     realtime = isinstance(providers.llm, llm.RealtimeModel)
@@ -72,6 +79,7 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
             "mode": "vad",
             "discard_audio_if_uninterruptible": False,  # heard, and answered afterwards
             "min_duration": options.min_interruption_duration,
+            "min_words": options.min_interruption_words,
             "resume_false_interruption": True,
             "false_interruption_timeout": options.false_interruption_timeout,
         },
@@ -100,7 +108,7 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
         turn_handling=turn_handling,
         aec_warmup_duration=None,
         max_tool_steps=options.max_tool_steps,
-        user_away_timeout=options.idle.prompt_after,
+        user_away_timeout=options.idle_prompt_after,
         session_close_transcript_timeout=0.5,
         **kwargs,
     )

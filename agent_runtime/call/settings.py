@@ -16,7 +16,7 @@ from ..integrations.settings import IntegrationSettings
 from ..providers import ProviderSettings
 from ..settings import EnvModel
 from .clip_store import DEFAULT_DIR, ClipStore
-from .guards.idle import IdleOptions
+from .guards.idle import HANGUP_AFTER, PROMPT_AFTER
 from .options import FAILURE_LINE, HOLDING_LINE, RECOVERY_LINE, TRANSFER_LINE, RunOptions
 from .session import TurnOptions
 
@@ -64,11 +64,11 @@ class CallSettings(EnvModel):
         alias="AGENT_UNSURE_ENDPOINTING_DELAY",
     )
     idle_prompt_after: float = Field(
-        IdleOptions.prompt_after or 0.0, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
+        PROMPT_AFTER, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
     )
     """Seconds of silence before "Are you still there?"; 0: never (nor the idle hang-up)."""
     idle_hangup_after: float = Field(
-        IdleOptions.hangup_after, gt=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_HANGUP_AFTER"
+        HANGUP_AFTER, gt=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_HANGUP_AFTER"
     )
     """Seconds of silence after that question before the goodbye."""
     clip_cache_dir: str = Field("", alias="AGENT_CLIP_CACHE_DIR")
@@ -108,10 +108,8 @@ class CallSettings(EnvModel):
             max_endpointing_delay=self.max_endpointing_delay,
             likely_endpointing_delay=self.likely_endpointing_delay,
             unsure_endpointing_delay=self.unsure_endpointing_delay,
-            idle=IdleOptions(
-                prompt_after=self.idle_prompt_after or None,
-                hangup_after=self.idle_hangup_after,
-            ),
+            idle_prompt_after=self.idle_prompt_after or None,
+            idle_hangup_after=self.idle_hangup_after,
         )
 
     def run_options(self, **call: Any) -> RunOptions:

@@ -13,7 +13,7 @@ from .words import SHORT_ANSWERS, Verdict, read, tokens
 class Delays:
     """The waits the decision picks from, in seconds of silence after the caller's speech."""
 
-    min_delay: float = 0.3
+    min_delay: float = 0.2
     """A sure end: answer as soon as this (and the transcript) allow."""
     max_delay: float = 2.5
     """A clearly unfinished turn: the most a caller is left in silence."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import APIConnectOptions, inference
@@ -154,30 +156,37 @@ class CallTurnStream:
         fut: asyncio.Future[TurnDetectionEvent],
         silent_since: float,
     ) -> None:
+        """Resolve ``fut`` once the silence has lasted as long as the decision says.
+
+        The audio model is not waited for: until it answers, the decision takes it as sure
+        (words that settle the matter alone do not depend on it); an unsure answer that comes
+        in time holds the turn longer. No answer within its timeout counts as none.
+        """
         detector = self._detector
-        probability: float | None = None
-        try:
-            event = await asyncio.wait_for(prediction, self._inner.prediction_timeout)
-            probability = event.end_of_turn_probability
-        except TimeoutError:
-            self._inner.cancel_inference(timed_out=True)  # decide on the words alone
-        threshold = await self._inner.unlikely_threshold(None) or 0.5
         context = detector.context
+        threshold = await self._inner.unlikely_threshold(None) or 0.5
+        model_deadline = silent_since + PREDICTION_SILENCE + self._inner.prediction_timeout
         max_delay = detector.delays.max_delay
         while True:
+            now = time.time()
             if context.agent_holds_floor:  # answer the caller once the agent can hear them
                 await context.changed(FLOOR_POLL)
                 continue
+            if prediction.done():
+                probability: float | None = prediction.result().end_of_turn_probability
+            else:
+                probability = threshold if now < model_deadline else None
             delay, reason = detector.decide_wait(probability, threshold)
-            waited = time.time() - silent_since
-            heard = context.words_current
-            if waited >= max_delay or (waited >= delay and heard):
+            waited = now - silent_since
+            if waited >= max_delay or (waited >= delay and context.words_current):
                 break
             remaining = max_delay - waited if waited >= delay else delay - waited
-            await context.changed(remaining)
-        logger.debug(
-            "end of turn", extra={"probability": probability, "delay": delay, "reason": reason}
-        )
+            if not prediction.done() and now < model_deadline:
+                remaining = min(remaining, model_deadline - now)
+            await _first(context.changed(remaining), prediction)
+        logger.debug("end of turn", extra={"delay": delay, "reason": reason})
+        if not prediction.done():
+            self._inner.cancel_inference()
         if not fut.done():
             fut.set_result(_event(SURE))
 
@@ -200,6 +209,15 @@ class CallTurnStream:
         self.cancel_inference()
         with contextlib.suppress(Exception):
             await self._inner.aclose()
+
+
+async def _first(waiting: Coroutine[Any, Any, None], prediction: asyncio.Future[Any]) -> None:
+    """Wait for ``waiting`` or ``prediction``, whichever is first."""
+    task = asyncio.ensure_future(waiting)
+    try:
+        await asyncio.wait({task, prediction}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        task.cancel()
 
 
 def _event(probability: float) -> TurnDetectionEvent:

@@ -1,7 +1,7 @@
 """A caller gone silent: asked whether they are still there, then a polite goodbye.
 
 The session marks the caller ``away`` once caller and agent have both been silent for
-``prompt_after`` seconds (the framework's ``user_away_timeout``). The agent then asks
+``prompt_after`` seconds (the session's ``user_away_timeout``). The agent then asks
 "Are you still there?"; if the caller says nothing within ``hangup_after`` seconds of that
 question, the call ends with a goodbye (``end_reason`` ``silence_timeout``). Any word from
 the caller starts the count afresh.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from livekit.agents import AgentSession
 from livekit.agents.voice.events import UserStateChangedEvent
@@ -25,16 +24,10 @@ PROMPT_LINE = "Are you still there?"
 GOODBYE_LINE = "I can't hear you, so I'll end the call now. Goodbye!"
 
 
-@dataclass(frozen=True)
-class IdleOptions:
-    """When a silent caller is prompted, and when the call ends."""
-
-    prompt_after: float | None = 10.0
-    """Seconds of silence on both sides before the prompt; None: never prompt nor hang up."""
-    hangup_after: float = 10.0
-    """Seconds after the prompt, without a word from the caller, before the goodbye."""
-    prompt: str = PROMPT_LINE
-    goodbye: str = GOODBYE_LINE
+PROMPT_AFTER = 10.0
+"""Default seconds of silence on both sides before the prompt."""
+HANGUP_AFTER = 10.0
+"""Default seconds after the prompt, without a word from the caller, before the goodbye."""
 
 
 class IdleCaller:
@@ -45,14 +38,17 @@ class IdleCaller:
     def __init__(
         self,
         session: AgentSession,
-        options: IdleOptions,
         *,
+        hangup_after: float,
         active: Callable[[], bool],
         event: Callable[..., None],
     ) -> None:
-        """Follow ``session``; ``active`` says whether the agent may speak at all now."""
+        """Follow ``session`` (its ``user_away_timeout`` is the prompt's wait).
+
+        ``active`` says whether the agent may speak at all now.
+        """
         self._session = session
-        self._options = options
+        self._hangup_after = hangup_after
         self._active = active
         self._event = event
         self._away = asyncio.Event()
@@ -60,9 +56,7 @@ class IdleCaller:
         session.on("user_state_changed", self._on_user_state)
 
     async def watch(self) -> Ending:
-        """Return the ending once a prompted caller stayed silent (never when disabled)."""
-        if self._options.prompt_after is None:
-            await asyncio.Event().wait()  # cancelled with the call
+        """Return the ending once a prompted caller stayed silent (never without away time)."""
         while True:
             self._away.clear()
             await self._away.wait()
@@ -71,16 +65,16 @@ class IdleCaller:
             self._spoke.clear()
             self._event("caller_idle_prompted")
             with contextlib.suppress(RuntimeError):  # the session is closing
-                await self._session.say(self._options.prompt)
+                await self._session.say(PROMPT_LINE)
             if self._spoke.is_set():
                 continue
             try:
-                await asyncio.wait_for(self._spoke.wait(), self._options.hangup_after)
+                await asyncio.wait_for(self._spoke.wait(), self._hangup_after)
             except TimeoutError:
                 if self._active():
                     return Ending(
                         IDLE_HANGUP,
-                        Goodbye("idle_goodbye", self._options.goodbye),
+                        Goodbye("idle_goodbye", GOODBYE_LINE),
                         event="caller_idle_hangup",
                     )
 
