@@ -122,7 +122,7 @@ def _idle_call(root: Path, *, answers_the_prompt: bool) -> Path:
     kept = utterances[:2]
     if answers_the_prompt:
         # "What time do you close today?" (26.56-28.37 s) said after the prompt
-        at = 27.5
+        at = 31.0
         source = audio[int(26.4 * rate) : int(28.6 * rate)]
         line[int(at * rate) : int(at * rate) + len(source)] = source
         shift = at - 26.4

@@ -183,7 +183,10 @@ class CallTurnStream:
             remaining = max_delay - waited if waited >= delay else delay - waited
             if not prediction.done() and now < model_deadline:
                 remaining = min(remaining, model_deadline - now)
-            await _first(context.changed(remaining), prediction)
+            if prediction.done():
+                await context.changed(remaining)
+            else:
+                await _first(context.changed(remaining), prediction)
         logger.debug("end of turn", extra={"delay": delay, "reason": reason})
         if not prediction.done():
             self._inner.cancel_inference()

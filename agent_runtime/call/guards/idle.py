@@ -24,9 +24,9 @@ PROMPT_LINE = "Are you still there?"
 GOODBYE_LINE = "I can't hear you, so I'll end the call now. Goodbye!"
 
 
-PROMPT_AFTER = 10.0
+PROMPT_AFTER = 15.0
 """Default seconds of silence on both sides before the prompt."""
-HANGUP_AFTER = 10.0
+HANGUP_AFTER = 15.0
 """Default seconds after the prompt, without a word from the caller, before the goodbye."""
 
 
