@@ -37,7 +37,9 @@ class TurnOptions:
     """Caller speech needed to interrupt the agent: shorter sounds (a cough, a click) do not."""
     min_interruption_words: int = 1
     """Words transcribed before caller speech interrupts the agent: a backchannel ("mm-hm")
-    is held back from the transcripts while the agent speaks, so it never counts."""
+    is held back from the transcripts while the agent speaks, so it never counts. Only with
+    an STT that sends interim words (without them, the first word would come only once the
+    caller stopped): otherwise 0."""
     false_interruption_timeout: float = 1.5
     """After a pause for caller speech that brought no words, the agent resumes after this."""
     idle_prompt_after: float | None = PROMPT_AFTER
@@ -79,7 +81,7 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
             "mode": "vad",
             "discard_audio_if_uninterruptible": False,  # heard, and answered afterwards
             "min_duration": options.min_interruption_duration,
-            "min_words": options.min_interruption_words,
+            "min_words": options.min_interruption_words if interim_words(providers) else 0,
             "resume_false_interruption": True,
             "false_interruption_timeout": options.false_interruption_timeout,
         },
@@ -114,6 +116,11 @@ def build_session(providers: Providers, options: TurnOptions) -> AgentSession:
     )
     context.attach(session)
     return session
+
+
+def interim_words(providers: Providers) -> bool:
+    """True when the STT sends words while they are spoken (interim transcripts)."""
+    return providers.stt is not None and providers.stt.capabilities.interim_results
 
 
 def delays(options: TurnOptions) -> Delays:
