@@ -88,16 +88,6 @@ class CallSettings(EnvModel):
                 f"AGENT_MIN_ENDPOINTING_DELAY ({self.min_endpointing_delay:g} s) is longer than"
                 f" AGENT_MAX_ENDPOINTING_DELAY ({self.max_endpointing_delay:g} s)"
             )
-        for name, value in (
-            ("AGENT_LIKELY_ENDPOINTING_DELAY", self.likely_endpointing_delay),
-            ("AGENT_UNSURE_ENDPOINTING_DELAY", self.unsure_endpointing_delay),
-        ):
-            if not self.min_endpointing_delay <= value <= self.max_endpointing_delay:
-                raise ValueError(
-                    f"{name} ({value:g} s) is outside AGENT_MIN_ENDPOINTING_DELAY"
-                    f" ({self.min_endpointing_delay:g} s) .. AGENT_MAX_ENDPOINTING_DELAY"
-                    f" ({self.max_endpointing_delay:g} s)"
-                )
         return self
 
     def turn(self) -> TurnOptions:
