@@ -158,9 +158,9 @@ class CallTurnStream:
     ) -> None:
         """Resolve ``fut`` once the silence has lasted as long as the decision says.
 
-        The audio model is not waited for: until it answers, the decision takes it as sure
-        (words that settle the matter alone do not depend on it); an unsure answer that comes
-        in time holds the turn longer. No answer within its timeout counts as none.
+        The audio model is waited for only when the words leave the decision to it: a question,
+        "Yes." or a trailing "and" settle the matter alone. No answer within its timeout
+        counts as none.
         """
         detector = self._detector
         context = detector.context
@@ -175,8 +175,12 @@ class CallTurnStream:
             if prediction.done():
                 probability: float | None = prediction.result().end_of_turn_probability
             else:
-                probability = threshold if now < model_deadline else None
+                probability = None if now >= model_deadline else threshold
             delay, reason = detector.decide_wait(probability, threshold)
+            if probability == threshold and not prediction.done():
+                unsure, _ = detector.decide_wait(0.0, threshold)
+                if unsure != delay:  # the words leave it to the model: wait for its answer
+                    delay = max(delay, model_deadline - silent_since)
             waited = now - silent_since
             if waited >= max_delay or (waited >= delay and context.words_current):
                 break
