@@ -253,20 +253,20 @@ def test_call_runs_through_the_runner_and_is_hung_up_with_delete_room(
 def test_endpointing_delays_from_the_environment_reach_the_call(
     tmp_path: Path, livekit_env: Callable[[str], None]
 ) -> None:
-    # the recorded caller's turns leave the end-of-turn model unsure: with the default 2.5 s
-    # maximum delay they are committed 2.5 s after the caller stopped; with 1 s, after 1 s
+    # the recorded caller's turns are complete (their words say so): with the default 0.2 s
+    # minimum delay they are committed 0.2 s after the caller stopped; with 0.6 s, after 0.6 s
     async def job() -> JobOutcome:
         async with _recorded_line(FakeLiveKitServer(), livekit_env) as (integrations, line):
             env = {
                 "AGENT_REPORT_DIR": str(tmp_path),
                 "AGENT_CLIP_CACHE_DIR": "off",
-                "AGENT_MAX_ENDPOINTING_DELAY": "1.0",
+                "AGENT_MIN_ENDPOINTING_DELAY": "0.6",
             }
             return await _run_job(line, env, integrations, json.dumps(_call_document()))
 
     outcome = run_virtual(job)
     delays = [row.end_of_turn_delay for row in outcome.report.runtime.latency]
-    assert delays and all(d is not None and 0.9 <= d <= 1.2 for d in delays), delays
+    assert delays and all(d is not None and 0.55 <= d <= 0.8 for d in delays), delays
 
 
 def test_max_duration_counts_from_the_answer_not_from_the_media(
@@ -757,7 +757,7 @@ def test_prewarm_does_the_first_use_work_of_a_call_before_the_job() -> None:
 
 def test_endpointing_settings_are_checked() -> None:
     default = WorkerSettings.from_env({}).call.turn()
-    assert (default.min_endpointing_delay, default.max_endpointing_delay) == (0.3, 2.5)
+    assert (default.min_endpointing_delay, default.max_endpointing_delay) == (0.2, 2.5)
     moved = WorkerSettings.from_env(
         {"AGENT_MIN_ENDPOINTING_DELAY": "0.6", "AGENT_MAX_ENDPOINTING_DELAY": "3"}
     ).call.turn()

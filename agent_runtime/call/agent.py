@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from livekit import rtc
-from livekit.agents import Agent, StopResponse, llm
+from livekit.agents import Agent, ModelSettings, StopResponse, llm, stt
 from livekit.agents.voice.speech_handle import SpeechHandle
 
 from ..config.spec import CallSpec
+from ..turns.backchannel import BackchannelFilter
 from .floor import Floor
 
 GREETING_INSTRUCTION = "Greet the person on the phone and start the conversation."
@@ -27,12 +28,14 @@ class AssistantAgent(Agent):
         *,
         floor: Floor,
         unanswered: Callable[[str], None],
+        backchannels: BackchannelFilter | None = None,
     ) -> None:
         """Build the agent.
 
         ``first_audio`` gives the static greeting's rendered audio (None: say it live);
         ``floor`` says when the agent may greet and reply; ``unanswered`` is told what the
-        callee said in a turn the agent let pass.
+        callee said in a turn the agent let pass; ``backchannels`` holds back the caller's
+        "mm-hm" said over the agent's speech.
         """
         super().__init__(
             instructions=spec.instructions,
@@ -45,6 +48,16 @@ class AssistantAgent(Agent):
         self._unanswered = unanswered
         self._greeting: SpeechHandle | None = None
         self._greets = spec.assistant.first_sentence_mode != "none"
+        self._backchannels = backchannels
+
+    async def stt_node(
+        self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings
+    ) -> AsyncIterable[stt.SpeechEvent | str]:
+        """The transcripts, without the backchannels said over the agent's speech."""
+        events = Agent.default.stt_node(self, audio, model_settings)
+        if self._backchannels is None:
+            return events
+        return self._backchannels.filter(events)
 
     async def on_enter(self) -> None:
         """Greet as ``first_sentence_mode`` says, ``first_sentence_delay_ms`` after the answer.

@@ -44,6 +44,7 @@ from ..report.model import CallReport
 from ..report.recorder import ReportRecorder
 from ..tasks import TaskSet
 from ..telephony.port import ConsultationLeg
+from ..turns.backchannel import session_backchannels
 from .agent import AssistantAgent
 from .answering import AnsweringFlow, inferred_result
 from .briefing import Briefing, briefing_instructions, conversation
@@ -61,6 +62,7 @@ from .ending import (
 from .floor import Floor
 from .guards.base import Ending, Goodbye, Guard
 from .guards.hangup import CallerHangup
+from .guards.idle import IdleCaller
 from .guards.max_duration import MaxDuration
 from .guards.session_failure import SessionFailure
 from .keys import KeyCollector
@@ -424,6 +426,7 @@ class CallRunner:
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
             floor=floor,
             unanswered=self._recorder.unanswered,
+            backchannels=session_backchannels(session, event=self._recorder.event),
         )
         listeners = [answering.hear] if answering else []
         if self._capture is not None:
@@ -446,6 +449,11 @@ class CallRunner:
             event=self._recorder.event,
             give_up=lambda: self._farewell_soon(self._down(), options.failure_line),
         )
+
+        def attending() -> bool:  # the agent is expected to answer the caller now
+            steering = answering is not None and answering.steering
+            return self._active() and not self._transferring and not steering
+
         watchdog = SilenceWatchdog(
             session,
             self._output,
@@ -454,9 +462,7 @@ class CallRunner:
             else None,
             turn_failed=recovery.turn_failed,
             event=self._recorder.event,
-            active=lambda: (
-                self._active() and not self._transferring and not (answering and answering.steering)
-            ),
+            active=attending,
             thinking_sound=lambda: sounds.thinking is not None and sounds.thinking.playing,
             give_up_after=GIVE_UP_AFTER
             + (LLM_ATTEMPT_TIMEOUT if isinstance(providers.llm, llm.FallbackAdapter) else 0.0),
@@ -486,6 +492,12 @@ class CallRunner:
                     message=spec.max_duration_end_message,
                 ),
                 self._failure,
+                IdleCaller(
+                    session,
+                    hangup_after=options.turn.idle_hangup_after,
+                    active=lambda: attending() and (answering is None or answering.floor.replies),
+                    event=self._recorder.event,
+                ),
             ]
         )
 

@@ -16,6 +16,7 @@ from ..integrations.settings import IntegrationSettings
 from ..providers import ProviderSettings
 from ..settings import EnvModel
 from .clip_store import DEFAULT_DIR, ClipStore
+from .guards.idle import HANGUP_AFTER, PROMPT_AFTER
 from .options import (
     FAILURE_LINE,
     HOLDING_LINE,
@@ -28,12 +29,15 @@ from .session import TurnOptions
 
 MAX_ENDPOINTING_SECONDS = 10.0
 """Longest endpointing delay accepted: a caller waits this long in silence."""
+MAX_IDLE_SECONDS = 600.0
+"""Longest idle wait accepted (a silent line is not kept open longer)."""
 
 
 class CallSettings(EnvModel):
     """How every call runs.
 
-    ``AGENT_MIN/MAX_ENDPOINTING_DELAY``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
+    ``AGENT_MIN/LIKELY/UNSURE/MAX_ENDPOINTING_DELAY``, ``AGENT_IDLE_PROMPT_AFTER`` and
+    ``AGENT_IDLE_HANGUP_AFTER``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
     ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
     say nothing), ``AGENT_TRANSFER_RING_TIMEOUT``, ``AGENT_CAPTURE``.
     """
@@ -54,6 +58,26 @@ class CallSettings(EnvModel):
         le=MAX_ENDPOINTING_SECONDS,
         alias="AGENT_MAX_ENDPOINTING_DELAY",
     )
+    likely_endpointing_delay: float = Field(
+        TurnOptions.likely_endpointing_delay,
+        ge=0,
+        le=MAX_ENDPOINTING_SECONDS,
+        alias="AGENT_LIKELY_ENDPOINTING_DELAY",
+    )
+    unsure_endpointing_delay: float = Field(
+        TurnOptions.unsure_endpointing_delay,
+        ge=0,
+        le=MAX_ENDPOINTING_SECONDS,
+        alias="AGENT_UNSURE_ENDPOINTING_DELAY",
+    )
+    idle_prompt_after: float = Field(
+        PROMPT_AFTER, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
+    )
+    """Seconds of silence before "Are you still there?"; 0: never (nor the idle hang-up)."""
+    idle_hangup_after: float = Field(
+        HANGUP_AFTER, gt=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_HANGUP_AFTER"
+    )
+    """Seconds of silence after that question before the goodbye."""
     clip_cache_dir: str = Field("", alias="AGENT_CLIP_CACHE_DIR")
     """Where rendered sentences are kept for later calls; ``off`` disables; unset: the
     user's cache directory."""
@@ -83,6 +107,10 @@ class CallSettings(EnvModel):
             TurnOptions(),
             min_endpointing_delay=self.min_endpointing_delay,
             max_endpointing_delay=self.max_endpointing_delay,
+            likely_endpointing_delay=self.likely_endpointing_delay,
+            unsure_endpointing_delay=self.unsure_endpointing_delay,
+            idle_prompt_after=self.idle_prompt_after or None,
+            idle_hangup_after=self.idle_hangup_after,
         )
 
     def run_options(self, **call: Any) -> RunOptions:

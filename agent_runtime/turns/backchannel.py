@@ -1,0 +1,114 @@
+"""Backchannels ("mm-hm", "yeah", "okay") while the agent speaks: heard, not a new turn.
+
+A caller's "mm-hm" over the agent's sentence says "go on". Left to the framework, its final
+transcript would interrupt the agent and start a turn that the agent answers. The filter
+holds such transcripts back while the agent is in the middle of its speech (playing or
+paused for the caller's sound), so the speech goes on. One said in the last moments of a
+question ("...on Tuesday?" "Yes.") is the answer to it: it is answered once the question
+has been said.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+
+from livekit.agents import AgentSession, llm, stt
+from livekit.agents.voice.events import ConversationItemAddedEvent
+
+from .words import tokens, word_set
+
+BACKCHANNELS = word_set(
+    "mm-hm mhm mm hmm uh-huh um-hum yeah yes yep yup okay ok right sure alright",
+    "got it i see cool great nice wow oh ah uh huh fine gotcha true exactly",
+)
+"""Words that only acknowledge."""
+MAX_WORDS = 4
+"""A longer utterance says something."""
+ANSWER_WINDOW = 1.5
+"""A backchannel this close to the end of the agent's question answers it."""
+
+SttItem = stt.SpeechEvent | str
+
+
+def is_backchannel(text: str) -> bool:
+    """True when ``text`` only acknowledges ("Mm-hm.", "yeah okay")."""
+    words = tokens(text)
+    return 0 < len(words) <= MAX_WORDS and all(word in BACKCHANNELS for word in words)
+
+
+class BackchannelFilter:
+    """Holds back backchannel transcripts said while the agent speaks."""
+
+    def __init__(
+        self,
+        mid_speech: Callable[[], bool],
+        *,
+        answer: Callable[[str], None],
+        event: Callable[..., None],
+    ) -> None:
+        """Hold back what ``mid_speech`` says is said over the agent's speech.
+
+        ``answer``: reply to a held word that answered the agent's question; ``event``:
+        record a report event.
+        """
+        self._mid_speech = mid_speech
+        self._answer = answer
+        self._event = event
+        self._held: tuple[str, float] | None = None
+
+    async def filter(self, events: AsyncIterable[SttItem]) -> AsyncIterator[SttItem]:
+        """``events``, without the backchannels said over the agent."""
+        async for ev in events:
+            if self.holds(ev):
+                continue
+            yield ev
+
+    def holds(self, ev: SttItem) -> bool:
+        """True when ``ev`` is a backchannel over the agent's speech (and is held back)."""
+        if not isinstance(ev, stt.SpeechEvent) or not ev.alternatives:
+            return False
+        if ev.type not in (
+            stt.SpeechEventType.FINAL_TRANSCRIPT,
+            stt.SpeechEventType.INTERIM_TRANSCRIPT,
+        ):
+            return False
+        text = ev.alternatives[0].text
+        if not self._mid_speech() or not is_backchannel(text):
+            return False
+        if ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT:
+            self._held = (text, time.time())
+            self._event("backchannel")
+        return True
+
+    def agent_said(self, text: str, *, at: float) -> None:
+        """The agent's speech ended with ``text`` at ``at``: a held "yes" may answer it."""
+        held, self._held = self._held, None
+        if held is None or not text.rstrip().endswith("?"):
+            return
+        words, heard_at = held
+        if at - heard_at <= ANSWER_WINDOW:
+            self._answer(words)
+
+
+def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -> BackchannelFilter:
+    """The backchannel filter of ``session``'s caller, following its speech and messages."""
+
+    def mid_speech() -> bool:
+        speech = session.current_speech
+        return speech is not None and not speech.done() and not speech.interrupted
+
+    def answer(text: str) -> None:
+        with contextlib.suppress(RuntimeError):  # the session is closing
+            session.generate_reply(user_input=text)
+
+    backchannels = BackchannelFilter(mid_speech, answer=answer, event=event)
+
+    def on_item(ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        if isinstance(item, llm.ChatMessage) and item.role == "assistant":
+            backchannels.agent_said(item.text_content or "", at=time.time())
+
+    session.on("conversation_item_added", on_item)
+    return backchannels

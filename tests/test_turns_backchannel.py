@@ -1,0 +1,105 @@
+"""Backchannels held back while the agent speaks; what the turn context learns from a call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from livekit.agents import stt
+from livekit.agents.language import LanguageCode
+
+from agent_runtime.turns.backchannel import BackchannelFilter, is_backchannel
+from agent_runtime.turns.context import TurnContext
+
+
+def _final(text: str, *, final: bool = True) -> stt.SpeechEvent:
+    kind = stt.SpeechEventType.FINAL_TRANSCRIPT if final else stt.SpeechEventType.INTERIM_TRANSCRIPT
+    return stt.SpeechEvent(
+        type=kind, alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text)]
+    )
+
+
+async def _events(*texts: str) -> AsyncIterator[stt.SpeechEvent | str]:
+    for text in texts:
+        yield _final(text)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.answered: list[str] = []
+        self.events: list[str] = []
+
+    def answer(self, text: str) -> None:
+        self.answered.append(text)
+
+    def event(self, type: str, **_: object) -> None:
+        self.events.append(type)
+
+
+@pytest.mark.parametrize("text", ["Mm-hm.", "uh-huh", "Yeah, okay.", "Right.", "Got it."])
+def test_acknowledgements_are_backchannels(text: str) -> None:
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Wait, that's not what I asked.", "No.", "Yeah but I need Friday.", "", "Stop."]
+)
+def test_words_that_say_something_are_not(text: str) -> None:
+    assert not is_backchannel(text)
+
+
+async def test_backchannels_over_the_agent_are_held_back_and_the_rest_goes_through() -> None:
+    speaking = True
+    calls = Recorder()
+    filter = BackchannelFilter(lambda: speaking, answer=calls.answer, event=calls.event)
+    passed = [
+        ev.alternatives[0].text
+        async for ev in filter.filter(_events("Mm-hm.", "Wait, I have a question."))
+        if isinstance(ev, stt.SpeechEvent)
+    ]
+    assert passed == ["Wait, I have a question."]
+    assert calls.events == ["backchannel"]
+    assert filter.holds(_final("yeah", final=False))  # its interim words too
+    speaking = False
+    assert not filter.holds(_final("Yeah."))  # not over the agent: a turn of its own
+
+
+async def test_a_yes_said_over_the_end_of_a_question_answers_it() -> None:
+    calls = Recorder()
+    filter = BackchannelFilter(lambda: True, answer=calls.answer, event=calls.event)
+    assert filter.holds(_final("Yes."))
+    filter.agent_said("I can book you on Tuesday at nine. Does that work?", at=_now())
+    assert calls.answered == ["Yes."]
+    assert filter.holds(_final("Okay."))
+    filter.agent_said("Your booking is confirmed.", at=_now())  # no question: only a "go on"
+    assert calls.answered == ["Yes."]
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def test_the_context_learns_the_callers_pauses_and_the_agents_question() -> None:
+    context = TurnContext()
+    context.agent_said("Sure. What is your phone number?")
+    assert context.expectation.digits == 10
+    context.speech_started(10.0)
+    context.heard("four one five,", final=True, at=11.5)
+    context.speech_ended(11.4)
+    assert context.words_current
+    context.speech_started(12.3)  # went on after 0.9 s: a pause inside the turn
+    assert not context.words_current  # the new words are not transcribed yet
+    context.heard("five five five", final=False)
+    assert context.transcript == "four one five, five five five"
+    context.heard("five five five,", final=True, at=13.6)
+    context.speech_ended(13.5)
+    context.committed(14.0)  # answered too early...
+    context.speech_started(14.4)  # ...the caller went on at once: that was a pause too
+    context.speech_ended(15.0)
+    context.committed(15.5)
+    context.speech_started(22.0)  # a new turn after the agent's answer: no pause
+    assert context.rhythm.count == 2
+    assert context.rhythm.usual_pause() == pytest.approx(0.9)
+    assert context.transcript == ""

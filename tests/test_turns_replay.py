@@ -1,0 +1,158 @@
+"""Turn-taking on recorded calls replayed through the runtime (virtual clock, real VAD and
+end-of-turn model): pauses are waited through, backchannels do not stop the agent, a silent
+caller is prompted and then let go."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+
+from agent_runtime.call.guards.idle import GOODBYE_LINE, PROMPT_LINE
+from agent_runtime.replay.run import ReplayResult, run_replay
+
+from .conftest import FIXTURES, ROOT
+from .replays import agent_segments
+
+BENCH_CALLS = ROOT / "bench" / "calls"
+CUT_OFF_GRACE = 0.2
+"""Agent audio this soon after the caller starts is not talking over them (the issue's rule)."""
+
+
+@functools.cache
+def replayed(folder: str) -> ReplayResult:
+    output = Path(tempfile.mkdtemp(prefix="replay-turns-"))
+    return run_replay(folder, fast=True, output_dir=output)
+
+
+def caller_turns(folder: Path) -> list[tuple[float, float]]:
+    """(start, end) of each recorded caller turn, in seconds into ``caller.wav``."""
+    utterances = json.loads((folder / "stt.json").read_text())["utterances"]
+    turns = json.loads((folder / "turns.json").read_text())["turns"]
+    return [(utterances[t[0]]["start"], utterances[t[-1]]["end"]) for t in turns]
+
+
+@pytest.mark.parametrize("call", ["pauses_3", "pauses_5"])
+def test_callers_who_pause_mid_sentence_are_not_talked_over(call: str) -> None:
+    """pauses_3: "My account number is ... four five six, seven eight nine."; pauses_5: "The
+    charge on my card was ... forty dollars instead of ... twenty five."."""
+    folder = BENCH_CALLS / call
+    result = replayed(str(folder))
+    starts = [start for start, _, _ in agent_segments(result)]
+    offset = result.caller_offset
+    for begin, end in caller_turns(folder):
+        talked_over = [s for s in starts if begin + offset + CUT_OFF_GRACE < s < end + offset]
+        assert talked_over == [], (call, begin, end)
+        assert any(s >= end + offset for s in starts), (call, "unanswered", end)
+
+
+# -- recorded calls built from the fixtures --------------------------------------------------------
+
+
+def _audio(folder: Path) -> tuple[np.ndarray[Any, Any], int]:
+    data, rate = soundfile.read(folder / "caller.wav", dtype="float32")
+    return data, rate
+
+
+def _write_call(
+    folder: Path,
+    base: Path,
+    audio: np.ndarray[Any, Any],
+    rate: int,
+    utterances: list[dict[str, Any]],
+    hangup_at: float,
+) -> Path:
+    folder.mkdir(parents=True)
+    for name in ("call.json", "llm.json"):
+        shutil.copy(base / name, folder / name)
+    soundfile.write(folder / "caller.wav", audio, rate)
+    (folder / "stt.json").write_text(json.dumps({"utterances": utterances}))
+    (folder / "caller.json").write_text(json.dumps({"hangup_at": hangup_at}))
+    return folder
+
+
+def _backchannel_call(root: Path) -> Path:
+    """false_interruption's call with a caller's "Mm-hm." over the agent's long answer."""
+    base = FIXTURES / "calls" / "false_interruption"
+    audio, rate = _audio(base)
+    word, word_rate = _audio(BENCH_CALLS / "pauses_2")  # "Yes, that is right." at 57.58 s
+    assert word_rate == rate
+    start = int(57.6 * rate)
+    snippet = word[start : start + int(0.4 * rate)]
+    at = 14.0  # the agent reads its opening hours from about 8 s to 25 s
+    audio = audio.copy()
+    audio[int(at * rate) : int(at * rate) + len(snippet)] = snippet
+    utterances = json.loads((base / "stt.json").read_text())["utterances"]
+    utterances.insert(1, {"start": at, "end": at + 0.4, "text": "Mm-hm."})
+    return _write_call(root / "backchannel", base, audio, rate, utterances, hangup_at=40.0)
+
+
+def test_a_backchannel_does_not_interrupt_the_agent(tmp_path: Path) -> None:
+    result = run_replay(_backchannel_call(tmp_path), fast=True, output_dir=tmp_path / "out")
+    report = result.call.report
+    answer = [r for r in report.transcript or [] if r.content.startswith("We are open")]
+    assert len(answer) == 1
+    speech = [s for s in report.runtime.speech if s.role == "assistant"]
+    assert not any(s.interrupted for s in speech)
+    assert [r.role for r in report.transcript or []] == [
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert "backchannel" in [e.type for e in report.runtime.events]
+
+
+def _idle_call(root: Path, *, answers_the_prompt: bool) -> Path:
+    """pauses_1's first turn, then a caller who says nothing (or answers the prompt)."""
+    base = BENCH_CALLS / "pauses_1"
+    audio, rate = _audio(base)
+    utterances = json.loads((base / "stt.json").read_text())["utterances"]
+    length = 60.0
+    line = np.zeros(int(length * rate), dtype=audio.dtype)
+    line[: int(10.5 * rate)] = audio[: int(10.5 * rate)]  # "My new phone does not ... network."
+    kept = utterances[:2]
+    if answers_the_prompt:
+        # "What time do you close today?" (26.56-28.37 s) said after the prompt
+        at = 31.0
+        source = audio[int(26.4 * rate) : int(28.6 * rate)]
+        line[int(at * rate) : int(at * rate) + len(source)] = source
+        shift = at - 26.4
+        kept.append({**utterances[4], "start": 26.56 + shift, "end": 28.37 + shift})
+    name = "idle_answered" if answers_the_prompt else "idle"
+    return _write_call(root / name, base, line, rate, kept, hangup_at=length - 1)
+
+
+def test_a_silent_caller_is_prompted_then_the_call_ends_politely(tmp_path: Path) -> None:
+    result = run_replay(
+        _idle_call(tmp_path, answers_the_prompt=False), fast=True, output_dir=tmp_path / "out"
+    )
+    report = result.call.report
+    said = [r.content for r in report.transcript or [] if r.role == "assistant"]
+    assert PROMPT_LINE in said
+    assert said[-1] == GOODBYE_LINE
+    assert (report.ended_by, report.end_reason) == ("agent", "silence_timeout")
+    types = [e.type for e in report.runtime.events]
+    assert types.count("caller_idle_prompted") == 1
+    assert "caller_idle_hangup" in types
+
+
+def test_a_caller_who_answers_the_prompt_goes_on(tmp_path: Path) -> None:
+    result = run_replay(
+        _idle_call(tmp_path, answers_the_prompt=True), fast=True, output_dir=tmp_path / "out"
+    )
+    report = result.call.report
+    rows = [(r.role, r.content) for r in report.transcript or []]
+    assert ("assistant", PROMPT_LINE) in rows
+    assert rows.index(("assistant", PROMPT_LINE)) < rows.index(
+        ("user", "What time do you close today?")
+    )
+    assert ("assistant", "We close at eight tonight.") in rows
