@@ -146,6 +146,7 @@ def test_the_call_limit_on_hold_ends_the_hold_music_and_the_colleagues_line(
 def test_warm_transfer_calls_replay_as_expected(name: str) -> None:
     result = replayed(name)
     assert check(result.call.report, result.recorded.expect) == []
+    assert [r.describe() for r in result.llm_requests if r.answered_with is None] == []
     assert result.line.consults == [NUMBER]
     assert result.line.transfers == []  # never a cold transfer
     for leg in result.line.legs:  # nothing is left ringing or connected
