@@ -370,6 +370,10 @@ def build_stt(settings: ProviderSettings, clients: Clients) -> stt.STT:
 
 VAD_MIN_SILENCE = 0.25
 """Seconds of silence the VAD needs to end a stretch of speech (it reports the end that late)."""
+VAD_DEACTIVATION = 0.5
+"""Speech probability under which silence starts counting: the activation threshold itself.
+The framework's 0.35 keeps the fading end of a word and line noise as speech a little longer,
+and the end of turn waits for it (one run of the tune turn set: answer p50 414 -> 404 ms)."""
 
 
 def build_vad(executor: Executor | None = None) -> inference.VAD:
@@ -377,7 +381,11 @@ def build_vad(executor: Executor | None = None) -> inference.VAD:
 
     ``executor`` runs the inference; by default each stream gets a one-thread pool.
     """
-    return inference.VAD(min_silence_duration=VAD_MIN_SILENCE, executor=executor)
+    return inference.VAD(
+        min_silence_duration=VAD_MIN_SILENCE,
+        deactivation_threshold=VAD_DEACTIVATION,
+        executor=executor,
+    )
 
 
 def build_turn_detector() -> inference.TurnDetector:

@@ -172,7 +172,8 @@ def plan_calls(
                 speech_at = max(speech_at, answer_over)
             previous = placed if entry.kind == "turn" else None
             call.hangup_at = round(max(call.hangup_at, file_start + lengths[index]), 3)
-        call.hangup_at = round(max(call.hangup_at, call.turns[-1].speech_end + TAIL), 3)
+        # after the last turn, and after the answer a backchannel or interruption was said over
+        call.hangup_at = round(max(call.hangup_at, call.turns[-1].speech_end + TAIL, speech_at), 3)
         planned.append(call)
     return planned
 

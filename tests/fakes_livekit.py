@@ -335,7 +335,11 @@ class FakeAgentDispatch:
                 continue
             message = agent.WorkerMessage.FromString(frame.data)
             kind = message.WhichOneof("message")
-            if kind == "register":
+            if kind == "register" and self.register_mode == "refuse":
+                self.registrations.append(message.register)  # refused at once, with its record
+                self.rejected.append("registration refused")
+                await socket.close()
+            elif kind == "register":
                 self.registrations.append(message.register)
                 answering.add(asyncio.create_task(self._register(socket)))
             elif kind == "update_worker":
@@ -353,10 +357,7 @@ class FakeAgentDispatch:
         """Answer a registration as ``register_mode`` says."""
         if self.register_mode == "held":
             await self._registration_open.wait()
-        if self.register_mode == "refuse":
-            self.rejected.append("registration refused")
-            await socket.close()
-        elif self.register_mode in ("accept", "held"):
+        if self.register_mode in ("accept", "held"):
             response = agent.RegisterWorkerResponse(
                 worker_id=f"AW_fake{self.connections}",
                 server_info=models.ServerInfo(edition=models.ServerInfo.Standard, version="fake"),

@@ -12,11 +12,14 @@ from livekit import rtc
 
 from bench.callees import _Speaker
 from bench.turn_calls import (
+    ANSWER_WAIT,
     GAP,
     LEAD_IN,
+    LONG_ANSWER,
     OVERLAP_AFTER,
     PlacedTurn,
     PlannedCall,
+    answer_seconds,
     deal,
     plan_calls,
 )
@@ -136,6 +139,17 @@ def test_turns_are_placed_seven_seconds_apart_and_overlaps_over_a_long_answer() 
     assert call.turns[overlap].speech_start - host.speech_end == pytest.approx(OVERLAP_AFTER)
     assert call.hangup_at > call.turns[-1].speech_end
     assert [s.text for s in call.stretches()][:2] == ["s0", "s1"]
+
+
+def test_a_call_ending_on_a_backchannel_hangs_up_after_the_answer_said_over_it() -> None:
+    """Else the hang-up cuts the long answer short, and the benchmark counts it as a stop."""
+    entries = [_entry(), _entry(), _entry("backchannel")]
+    times = [[[0.3, 1.2]], [[0.3, 1.2]], [[0.3, 0.7]]]
+    (call,) = plan_calls(entries, times, [1.5, 1.5, 1.0], calls=1)
+    host = call.turns[1]
+    assert call.turns[-1].kind == "backchannel" and host.long_answer
+    answer_over = host.speech_end + ANSWER_WAIT + answer_seconds(LONG_ANSWER)
+    assert call.hangup_at > answer_over
 
 
 def test_every_turn_is_dealt_once() -> None:

@@ -63,6 +63,10 @@ def test_trailing_digits_count_spoken_and_written_digits() -> None:
         ("Yes, I do.", Verdict.COMPLETE),
         ("The charge was forty dollars instead of twenty five.", Verdict.COMPLETE),
         ("The form on your website", Verdict.UNKNOWN),
+        ("My phone number is.", Verdict.UNFINISHED),  # an STT's full stop at a pause
+        ("The problem was.", Verdict.UNFINISHED),
+        ("Yes, it is.", Verdict.COMPLETE),
+        ("That's what it is.", Verdict.COMPLETE),
     ],
 )
 def test_words_tell_an_unfinished_phrase_from_a_complete_one(text: str, verdict: Verdict) -> None:
@@ -86,6 +90,36 @@ def test_a_digit_group_with_a_pause_is_not_cut() -> None:
 def test_a_complete_question_is_answered_at_the_minimum_delay() -> None:
     assert wait("What time do you close today?", UNSURE) == DELAYS.min_delay
     assert wait("What time do you close today?", SURE) == DELAYS.min_delay
+
+
+def test_a_sentence_with_its_full_stop_is_answered_at_the_minimum_delay() -> None:
+    """The STT's full stop after words that read as finished: the model is not waited for.
+
+    v1-mini was unsure at half the espeak sentence ends of the tune set; waiting it out cost
+    up to 1.4 s a turn, and no recorded mid-sentence pause ends in a complete sentence.
+    """
+    said = "I'd like to move my appointment and maybe add a cleaning too."
+    assert wait(said, UNSURE) == DELAYS.min_delay
+    assert wait(said, None) == DELAYS.min_delay
+    rhythm = CallerRhythm()
+    rhythm.paused(1.3)  # a caller who pauses long inside sentences
+    slow = decide(said, UNSURE, threshold=THRESHOLD, rhythm=rhythm, delays=DELAYS)
+    assert slow.delay == DELAYS.min_delay
+    # without its full stop, the same words are left to the model and the caller's rhythm
+    assert wait(said.rstrip("."), UNSURE) == DELAYS.unsure_delay
+
+
+def test_a_greeting_sentence_before_the_agent_spoke_is_left_to_the_audio_model() -> None:
+    """A voicemail greeting goes on after "Hi, this is Sam." (calls/voicemail_after_hello)."""
+    hello = "Hi, this is Sam."
+    unsure = decide(hello, UNSURE, threshold=THRESHOLD, delays=DELAYS, greeting=True)
+    sure = decide(hello, SURE, threshold=THRESHOLD, delays=DELAYS, greeting=True)
+    assert unsure.delay == DELAYS.likely_delay
+    assert sure.delay == DELAYS.min_delay
+    # a question or a short answer is sure even then ("Hello?")
+    assert decide("Hello?", UNSURE, threshold=THRESHOLD, delays=DELAYS, greeting=True).delay == (
+        DELAYS.min_delay
+    )
 
 
 def test_a_short_answer_to_a_yes_no_question_is_complete() -> None:

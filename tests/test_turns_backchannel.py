@@ -83,7 +83,9 @@ def _now() -> float:
 
 def test_the_context_learns_the_callers_pauses_and_the_agents_question() -> None:
     context = TurnContext()
+    assert not context.agent_spoke  # the callee of an outbound call greets first
     context.agent_said("Sure. What is your phone number?")
+    assert context.agent_spoke
     assert context.expectation.digits == 10
     context.speech_started(10.0)
     context.heard("four one five,", final=True, at=11.5)

@@ -762,10 +762,17 @@ def test_endpointing_settings_are_checked() -> None:
         {"AGENT_MIN_ENDPOINTING_DELAY": "0.6", "AGENT_MAX_ENDPOINTING_DELAY": "3"}
     ).call.turn()
     assert (moved.min_endpointing_delay, moved.max_endpointing_delay) == (0.6, 3.0)
+    assert (default.min_interruption_duration, default.min_interruption_words) == (0.3, 1)
+    by_sound = WorkerSettings.from_env(
+        {"AGENT_MIN_INTERRUPTION_DURATION": "0.2", "AGENT_MIN_INTERRUPTION_WORDS": "0"}
+    ).call.turn()
+    assert (by_sound.min_interruption_duration, by_sound.min_interruption_words) == (0.2, 0)
     for env, message in (
         ({"AGENT_MIN_ENDPOINTING_DELAY": "soon"}, "AGENT_MIN_ENDPOINTING_DELAY: must be a valid"),
         ({"AGENT_MAX_ENDPOINTING_DELAY": "-1"}, "AGENT_MAX_ENDPOINTING_DELAY: must be greater"),
         ({"AGENT_MIN_ENDPOINTING_DELAY": "3"}, "is longer than AGENT_MAX_ENDPOINTING_DELAY"),
+        ({"AGENT_MIN_INTERRUPTION_WORDS": "-1"}, "AGENT_MIN_INTERRUPTION_WORDS: must be greater"),
+        ({"AGENT_MIN_INTERRUPTION_DURATION": "0"}, "AGENT_MIN_INTERRUPTION_DURATION: must be"),
     ):
         with pytest.raises(SettingsError, match=message):
             WorkerSettings.from_env(env)

@@ -29,6 +29,8 @@ from .session import TurnOptions
 
 MAX_ENDPOINTING_SECONDS = 10.0
 """Longest endpointing delay accepted: a caller waits this long in silence."""
+MAX_INTERRUPTION_SECONDS = 5.0
+"""Longest caller speech required before it interrupts the agent."""
 MAX_IDLE_SECONDS = 600.0
 """Longest idle wait accepted (a silent line is not kept open longer)."""
 
@@ -36,7 +38,8 @@ MAX_IDLE_SECONDS = 600.0
 class CallSettings(EnvModel):
     """How every call runs.
 
-    ``AGENT_MIN/LIKELY/UNSURE/MAX_ENDPOINTING_DELAY``, ``AGENT_IDLE_PROMPT_AFTER`` and
+    ``AGENT_MIN/LIKELY/UNSURE/MAX_ENDPOINTING_DELAY``, ``AGENT_MIN_INTERRUPTION_DURATION``,
+    ``AGENT_MIN_INTERRUPTION_WORDS``, ``AGENT_IDLE_PROMPT_AFTER`` and
     ``AGENT_IDLE_HANGUP_AFTER``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
     ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
     say nothing), ``AGENT_TRANSFER_RING_TIMEOUT``, ``AGENT_CAPTURE``.
@@ -70,6 +73,18 @@ class CallSettings(EnvModel):
         le=MAX_ENDPOINTING_SECONDS,
         alias="AGENT_UNSURE_ENDPOINTING_DELAY",
     )
+    min_interruption_duration: float = Field(
+        TurnOptions.min_interruption_duration,
+        ge=0.05,
+        le=MAX_INTERRUPTION_SECONDS,
+        alias="AGENT_MIN_INTERRUPTION_DURATION",
+    )
+    """Seconds of caller speech before it can interrupt the agent."""
+    min_interruption_words: int = Field(
+        TurnOptions.min_interruption_words, ge=0, le=10, alias="AGENT_MIN_INTERRUPTION_WORDS"
+    )
+    """Words (not backchannels) transcribed before caller speech interrupts the agent; 0: the
+    sound alone interrupts (faster, but every "mm-hm" pauses the agent too)."""
     idle_prompt_after: float = Field(
         PROMPT_AFTER, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
     )
@@ -109,6 +124,8 @@ class CallSettings(EnvModel):
             max_endpointing_delay=self.max_endpointing_delay,
             likely_endpointing_delay=self.likely_endpointing_delay,
             unsure_endpointing_delay=self.unsure_endpointing_delay,
+            min_interruption_duration=self.min_interruption_duration,
+            min_interruption_words=self.min_interruption_words,
             idle_prompt_after=self.idle_prompt_after or None,
             idle_hangup_after=self.idle_hangup_after,
         )

@@ -31,6 +31,8 @@ class TurnContext:
         self.rhythm = CallerRhythm()
         self.expectation: Expectation = NOTHING
         """What the agent's last message asked for."""
+        self.agent_spoke = False
+        """True once the agent has said something on this call."""
         self._finals: list[str] = []
         self._interim = ""
         self._final_at = 0.0
@@ -109,6 +111,7 @@ class TurnContext:
 
     def agent_said(self, text: str) -> None:
         """The agent's latest message: what it asked sets what the caller's answer needs."""
+        self.agent_spoke = True
         self.expectation = expect(text)
 
     def _on_transcript(self, ev: UserInputTranscribedEvent) -> None:

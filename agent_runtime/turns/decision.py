@@ -41,11 +41,14 @@ def decide(
     expectation: Expectation = NOTHING,
     rhythm: CallerRhythm | None = None,
     delays: Delays | None = None,
+    greeting: bool = False,
 ) -> TurnEnd:
     """The silence to wait after ``transcript`` before the turn is over.
 
     ``probability``: the audio model's end-of-turn probability (None: it gave none);
-    ``threshold``: below it, the model thinks the caller is not done.
+    ``threshold``: below it, the model thinks the caller is not done; ``greeting``: the agent
+    has said nothing yet (the callee of an outbound call greets: a voicemail greeting or a
+    screener goes on after its first sentence, so a sentence is left to the audio model).
     """
     d = delays or Delays()
     reading = read(transcript, asked_digits=expectation.digits)
@@ -59,9 +62,9 @@ def decide(
     if reading.verdict is Verdict.UNFINISHED:
         return TurnEnd(d.max_delay, reading.reason)
     if reading.verdict is Verdict.COMPLETE:
-        if reading.reason != "sentence" or sure:
-            return TurnEnd(_bounded(d.min_delay, d), reading.reason)
-        return through_pause(d.likely_delay, "sentence, model unsure")
+        if reading.reason == "sentence" and greeting and not sure:
+            return through_pause(d.likely_delay, "greeting sentence, model unsure")
+        return TurnEnd(_bounded(d.min_delay, d), reading.reason)
     if expectation.yes_no and _all_short(transcript):
         return TurnEnd(_bounded(d.min_delay, d), "answers a yes/no question")
     if reading.reason == "number of unknown length" and transcript.rstrip().endswith("."):

@@ -72,6 +72,7 @@ class CallTurnDetector:
             expectation=context.expectation,
             rhythm=context.rhythm,
             delays=self._delays,
+            greeting=not context.agent_spoke,
         )
         return end.delay, end.reason
 

@@ -34,6 +34,10 @@ FILLERS = word_set("um uh er erm uhm hmm mm ah eh basically actually like well a
 """Hesitations: the caller is still thinking."""
 OPEN_ENDINGS = word_set("in on over after before up out off down around into like as")
 """Without a full stop, a turn ending on one of these goes on ("The card ends in")."""
+COPULAS = word_set("is are was were")
+PRONOUNS = word_set("it that this there here he she they we you i who what which so")
+"""A copula after one of these can close a sentence ("Yes, it is."); after a noun it cannot,
+whatever the punctuation ("My phone number is.")."""
 SUBORDINATORS = word_set("if when because although though while since unless whether once")
 """A turn opening with one of these needs a main clause ("If the technician can come...")."""
 SHORT_TURN = 3
@@ -161,6 +165,8 @@ def read(text: str, *, asked_digits: int | None = None) -> WordsReading:
         return verdict(Verdict.UNFINISHED, "connective")
     if stripped.endswith("?"):
         return verdict(Verdict.COMPLETE, "question")
+    if last in COPULAS and len(words) > 1 and words[-2] not in PRONOUNS:
+        return verdict(Verdict.UNFINISHED, "unfinished phrase")
     open_ending = OPEN_ENDINGS | AUXILIARIES  # "Come in.", "Yes, I do.", "what to do."
     if (last in FUNCTION_WORDS - AUXILIARIES) or (last in open_ending and not terminal):
         return verdict(Verdict.UNFINISHED, "unfinished phrase")
