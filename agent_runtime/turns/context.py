@@ -11,6 +11,7 @@ import contextlib
 import time
 
 from livekit.agents import AgentSession, llm
+from livekit.agents.language import LanguageCode
 from livekit.agents.voice.events import (
     ConversationItemAddedEvent,
     UserInputTranscribedEvent,
@@ -33,6 +34,9 @@ class TurnContext:
         """What the agent's last message asked for."""
         self.agent_spoke = False
         """True once the agent has said something on this call."""
+        self.language: LanguageCode | None = None
+        """The caller's language as the STT reports it (None: not reported), which picks
+        v1-mini's threshold."""
         self._finals: list[str] = []
         self._interim = ""
         self._final_at = 0.0
@@ -115,6 +119,10 @@ class TurnContext:
         self.expectation = expect(text)
 
     def _on_transcript(self, ev: UserInputTranscribedEvent) -> None:
+        language = ev.language
+        specific = language is not None and language.language not in ("auto", "multi")
+        if specific and (self.language is None or len(ev.transcript) > 5):
+            self.language = language  # a few characters tell little (the framework's rule)
         self.heard(ev.transcript, final=ev.is_final)  # now: its created_at may be another clock
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:

@@ -36,6 +36,8 @@ FLOOR_WAIT = 30.0
 """Longest uninterruptible speech a prediction waits for (then the framework gives up on it)."""
 FLOOR_POLL = 0.1
 """Seconds between two looks at whether the uninterruptible speech is over."""
+DEFAULT_THRESHOLD = 0.5
+"""v1-mini's threshold should it give none for a language."""
 
 
 class CallTurnDetector:
@@ -130,6 +132,11 @@ class CallTurnStream:
         """Whether v1-mini supports ``language``."""
         return await self._inner.supports_language(language)
 
+    async def model_threshold(self) -> float:
+        """v1-mini's threshold in the caller's language (as the framework reads it)."""
+        language = self._detector.context.language
+        return await self._inner.unlikely_threshold(language) or DEFAULT_THRESHOLD
+
     # -- predictions ---------------------------------------------------------------------------
 
     def predict(self) -> asyncio.Future[TurnDetectionEvent]:
@@ -165,7 +172,7 @@ class CallTurnStream:
         """
         detector = self._detector
         context = detector.context
-        threshold = await self._inner.unlikely_threshold(None) or 0.5
+        threshold = await self.model_threshold()
         model_deadline = silent_since + PREDICTION_SILENCE + self._inner.prediction_timeout
         max_delay = detector.delays.max_delay
         while True:
