@@ -41,7 +41,6 @@ from typing import Any  # noqa: E402
 import soundfile  # noqa: E402
 
 from agent_runtime.answering.detector import DetectionOptions  # noqa: E402
-from agent_runtime.call.session import TurnOptions  # noqa: E402
 from agent_runtime.replay.run import run_replay  # noqa: E402
 
 from .callees import Callee, build_corpus  # noqa: E402
@@ -75,12 +74,9 @@ MESSAGE_WITHIN = 0.5
 """Target: the voicemail message starts within this long of the beep's end."""
 
 EOT_NOTE = (
-    "note: the callees are espeak-ng and piper voices; the offline end-of-turn model is trained\n"
-    "on human speech and rarely confident on them (docs/replay.md), so the inbound reply often\n"
-    f"waits the maximum endpointing delay ({TurnOptions().max_endpointing_delay:g} s): the"
-    " inbound figure is pessimistic (human\ncallers are answered faster), which flatters the"
-    " ratio. The outbound greeting waits for the\nverdict (a short greeting, then"
-    f" {DetectionOptions().human_silence:g} s of silence), not for the end-of-turn model."
+    "note: the inbound reply waits for the end-of-turn decision (docs/turn-taking.md); the"
+    " outbound\ngreeting waits for the verdict (a short greeting, then"
+    f" {DetectionOptions().human_silence:g} s of silence), not for the end of turn."
 )
 
 

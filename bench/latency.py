@@ -42,9 +42,8 @@ from .harness import CallOutcome
 from .measure import measure
 
 ESPEAK_NOTE = (
-    "note: the callers are espeak-ng voices; the end-of-turn model is trained on human speech\n"
-    "and is rarely confident on them (docs/replay.md), so it often waits the maximum\n"
-    "endpointing delay: the end-of-turn figure is pessimistic. Human callers answer faster."
+    "note: the callers are espeak-ng voices, and the recorded transcripts arrive as the speech\n"
+    "ends (a streaming STT's final transcript comes later: python -m bench.turns)."
 )
 
 
