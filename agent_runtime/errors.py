@@ -6,7 +6,7 @@ AgentRuntimeError
 ├── ConfigFetchError     the config endpoint could not be reached or answered an error
 ├── SettingsError        an environment variable has a value the runtime cannot use: names it
 ├── TemplateError        a template cannot be rendered into what it must be (valid JSON)
-├── ProviderError        an LLM, STT or TTS provider failed; ``retryable``: trying again may help
+├── ProviderError        an LLM, STT or TTS provider failed; ``provider`` says which
 │   └── ProviderConfigError   a provider cannot be built (a missing key, a missing plugin)
 ├── TelephonyError       the phone line failed (LiveKit server API, SIP); ``sip_status`` when known
 │   ├── DialFailed       an outbound call was not answered; ``dial_error`` says why
@@ -87,21 +87,18 @@ class ProviderError(AgentRuntimeError):
 
     Attributes:
         provider: Which kind failed: ``llm``, ``stt``, ``tts`` or ``session``.
-        retryable: True when the same request may succeed if tried again (a timeout, a 5xx, a
-            dropped connection); False when it cannot (a refused key, a missing plugin).
     """
 
-    def __init__(self, message: str, *, provider: str, retryable: bool) -> None:
+    def __init__(self, message: str, *, provider: str) -> None:
         super().__init__(message)
         self.provider = provider
-        self.retryable = retryable
 
 
 class ProviderConfigError(ProviderError):
-    """A provider plugin cannot be built from the config and the settings (never retryable)."""
+    """A provider plugin cannot be built from the config and the settings."""
 
     def __init__(self, message: str, *, provider: str = "provider") -> None:
-        super().__init__(message, provider=provider, retryable=False)
+        super().__init__(message, provider=provider)
 
 
 class TelephonyError(AgentRuntimeError):
@@ -110,21 +107,14 @@ class TelephonyError(AgentRuntimeError):
     Attributes:
         sip_status: The SIP status code the far end or the trunk answered, when known (486).
         sip_reason: The SIP reason phrase, when known ("Busy Here").
-        retryable: True when the same request may succeed later (a 5xx, a timeout).
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        sip_status: int | None = None,
-        sip_reason: str | None = None,
-        retryable: bool = False,
+        self, message: str, *, sip_status: int | None = None, sip_reason: str | None = None
     ) -> None:
         super().__init__(message)
         self.sip_status = sip_status
         self.sip_reason = sip_reason
-        self.retryable = retryable
 
 
 class DialFailed(TelephonyError):

@@ -483,7 +483,4 @@ def provider_error(error: object) -> ProviderError:
     """
     kind = _KINDS.get(str(getattr(error, "type", "")), "session")
     cause = getattr(error, "error", error)
-    retryable = bool(getattr(cause, "retryable", getattr(error, "recoverable", False)))
-    return ProviderError(
-        f"the {kind} provider failed ({type(cause).__name__})", provider=kind, retryable=retryable
-    )
+    return ProviderError(f"the {kind} provider failed ({type(cause).__name__})", provider=kind)

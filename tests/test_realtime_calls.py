@@ -87,7 +87,7 @@ async def _run(folder: Path, standin: RealtimeStandIn) -> CallResult:
         hung_up=media.caller_audio.hung_up,
         playhead=media.playhead,
         reached=media.caller_audio.reached,
-        participant=SipParticipant("sip_caller", phone_number=spec.call.user_phone_number),
+        participant=SipParticipant("sip_caller"),
         outbound=spec.call.direction == "outbound",
     )
     output = Path(tempfile.mkdtemp(prefix="realtime-call-"))

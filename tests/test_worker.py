@@ -89,7 +89,7 @@ class ReplayedLine:
             dial = outbound_dial(settings, spec)
             return CallLine(
                 media=self.media,
-                participant=SipParticipant(dial.identity, dial.to, dial.from_number),
+                participant=SipParticipant(dial.identity, dial.from_number),
                 caller_gone=self.media.caller_audio.hung_up,
                 answered_at=None,
                 dial=dial,
@@ -99,7 +99,7 @@ class ReplayedLine:
         await asyncio.sleep(self.ringing)
         return CallLine(
             media=self.media,
-            participant=SipParticipant("sip_caller", phone_number=CALLER_NUMBER),
+            participant=SipParticipant("sip_caller"),
             caller_gone=self.media.caller_audio.hung_up,
             answered_at=answered_at,
             close=self._close,
@@ -560,7 +560,7 @@ async def test_hang_up_refused_by_the_server_is_a_telephony_error() -> None:
     async with _telephony_against(livekit) as telephony:
         with pytest.raises(TelephonyError, match="permission_denied") as raised:
             await telephony.hang_up()
-    assert (raised.value.sip_status, raised.value.retryable) == (None, False)
+    assert raised.value.sip_status is None
 
 
 async def test_a_sip_status_in_the_server_error_reaches_the_telephony_error() -> None:
@@ -570,7 +570,7 @@ async def test_a_sip_status_in_the_server_error_reaches_the_telephony_error() ->
         with pytest.raises(TelephonyError) as raised:
             await telephony.hang_up()
     error = raised.value
-    assert (error.sip_status, error.sip_reason, error.retryable) == (486, "Busy Here", True)
+    assert (error.sip_status, error.sip_reason) == (486, "Busy Here")
 
 
 async def test_wait_for_hangup_follows_the_caller_signal() -> None:

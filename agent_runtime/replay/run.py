@@ -155,7 +155,7 @@ async def replay(
         hung_up=media.caller_audio.hung_up,
         playhead=media.playhead,
         reached=media.caller_audio.reached,
-        participant=SipParticipant("sip_caller", phone_number=spec.call.user_phone_number),
+        participant=SipParticipant("sip_caller"),
         outbound=spec.call.direction == "outbound",
         consultation=lambda hangup_at: ReplayParty(recorded.supervisor(hangup_at)),
     )

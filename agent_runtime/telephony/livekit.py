@@ -48,9 +48,7 @@ def sip_participant(participant: rtc.Participant) -> SipParticipant:
     attributes = participant.attributes
     return SipParticipant(
         identity=participant.identity,
-        phone_number=attributes.get("sip.phoneNumber") or None,
         trunk_phone_number=attributes.get("sip.trunkPhoneNumber") or None,
-        call_id=attributes.get("sip.callID") or None,
     )
 
 
@@ -69,7 +67,6 @@ def telephony_error(err: api.TwirpError, action: str) -> TelephonyError:
         f"{action} failed: {err.code} (HTTP {err.status})",
         sip_status=status,
         sip_reason=reason,
-        retryable=err.status >= 500 or err.code == api.TwirpErrorCode.UNAVAILABLE,
     )
 
 
@@ -237,12 +234,10 @@ class LiveKitTelephony:
         )
         request.ringing_timeout.seconds = int(dial.ringing_timeout)
         ringing()
-        info = await place_call(self._api, request, "the call")
+        await place_call(self._api, request, "the call")
         self._participant = SipParticipant(
             identity=dial.identity,
-            phone_number=dial.to,
             trunk_phone_number=dial.from_number,
-            call_id=info.sip_call_id or None,
         )
         return time.time()
 

@@ -25,12 +25,8 @@ class SipParticipant:
 
     identity: str
     """The participant's identity in the room (what the LiveKit server API addresses)."""
-    phone_number: str | None = None
-    """The number of the person on the line (``sip.phoneNumber``)."""
     trunk_phone_number: str | None = None
     """Our number on this call (``sip.trunkPhoneNumber``)."""
-    call_id: str | None = None
-    """The SIP call id (``sip.callID``), for correlating with the trunk's logs."""
 
 
 class ConsultationLeg(Protocol):

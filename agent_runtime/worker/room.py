@@ -104,7 +104,7 @@ def outbound_dial(settings: WorkerSettings, spec: CallSpec) -> OutboundDial:
 
 async def _outbound_line(ctx: JobContext, settings: WorkerSettings, spec: CallSpec) -> CallLine:
     dial = outbound_dial(settings, spec)
-    callee = SipParticipant(dial.identity, dial.to, dial.from_number)
+    callee = SipParticipant(dial.identity, dial.from_number)
     return await _line(ctx.room, callee, answered_at=None, dial=dial)
 
 
