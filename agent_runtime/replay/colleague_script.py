@@ -21,7 +21,7 @@ from ..call.briefing import ACCEPT_KEY, DECLINE_KEY
 from ..call.warm_transfer import TransferOutcome, outcome_of_dial
 from ..errors import Problem
 from ..offline_tts import SAMPLE_RATE
-from ..telephony.dtmf import check_keys
+from ..telephony.dtmf import KEY_GAP, check_keys
 from ..telephony.recorded import recorded_refusal
 
 LEG_TOOLS: dict[str, TransferOutcome] = {
@@ -32,7 +32,6 @@ LEG_TOOLS: dict[str, TransferOutcome] = {
 """The tools of the briefing agent, and the transfer outcome each decides."""
 BRIEFING_TOOL = "accept_transfer"
 """The tool every request on the leg offers: how ``llm.json`` tells them from the caller's."""
-KEY_GAP = 0.3
 
 
 class ColleagueLine(BaseModel):
