@@ -17,6 +17,7 @@ import soundfile
 
 from agent_runtime.call.guards.idle import GOODBYE_LINE, PROMPT_LINE
 from agent_runtime.replay.run import ReplayResult, run_replay
+from agent_runtime.turns.words import Verdict, read
 
 from .conftest import FIXTURES, ROOT
 from .replays import agent_segments
@@ -51,6 +52,19 @@ def test_callers_who_pause_mid_sentence_are_not_talked_over(call: str) -> None:
         talked_over = [s for s in starts if begin + offset + CUT_OFF_GRACE < s < end + offset]
         assert talked_over == [], (call, begin, end)
         assert any(s >= end + offset for s in starts), (call, "unanswered", end)
+
+
+@pytest.mark.parametrize("call", ["pauses_1", "pauses_3"])
+def test_no_reply_is_prepared_for_unfinished_words(call: str) -> None:
+    """At "My account number is" the framework would start the LLM on the words so far (its
+    preemptive generation): a request thrown away when the caller goes on."""
+    result = replayed(str(BENCH_CALLS / call))
+    asked = [
+        [m["content"] for m in request.messages if m.get("role") == "user"][-1]
+        for request in result.llm_requests
+    ]
+    assert len(asked) >= len(caller_turns(BENCH_CALLS / call))
+    assert [a for a in asked if read(a).verdict is Verdict.UNFINISHED] == []
 
 
 # -- recorded calls built from the fixtures --------------------------------------------------------

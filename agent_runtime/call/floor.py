@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from livekit.agents import AgentSession
+from livekit.agents.voice.events import UserInputTranscribedEvent
 from livekit.agents.voice.turn import PreemptiveGenerationOptions
+
+from ..turns.detector import CallTurnDetector
 
 
 class Floor:
@@ -14,7 +18,9 @@ class Floor:
     A floor that starts ``deciding`` holds both until ``open`` (a person, or nobody known) or
     ``close`` (a machine); otherwise both are allowed from the start (inbound calls). While it
     holds replies, and until the greeting owed to a person has been said, no reply is prepared
-    ahead either (``preemptive``): a voicemail greeting costs no LLM request.
+    ahead either (``preemptive``): a voicemail greeting costs no LLM request. Nor while the
+    caller's words are unfinished ("My account number is"): a reply to them would be thrown
+    away, and the framework allows only a few such attempts per turn.
     """
 
     def __init__(self, *, deciding: bool) -> None:
@@ -29,10 +35,11 @@ class Floor:
         """Callee turns let pass and not answered since (``answered`` resets it)."""
         self._passed = asyncio.Event()
         self._held = False
-        if deciding:
-            self.preemptive["enabled"] = False
-        else:
+        self._greeting_owed = False
+        self._unfinished = False
+        if not deciding:
             self._greet.set_result(True)
+        self._prepare_ahead()
 
     @property
     def replies(self) -> bool:
@@ -42,13 +49,17 @@ class Floor:
     def hold(self) -> None:
         """Let the caller's turns pass unanswered for now (they are on hold: a warm transfer)."""
         self._held = True
-        self.preemptive["enabled"] = False
+        self._prepare_ahead()
 
     def release(self) -> None:
         """Answer the caller's turns again, as before ``hold``."""
         self._held = False
-        if self._replies and self._greet.done():
-            self.preemptive.pop("enabled", None)
+        self._prepare_ahead()
+
+    def caller_words(self, *, unfinished: bool) -> None:
+        """The caller's words so far in this turn are ``unfinished`` (or not)."""
+        self._unfinished = unfinished
+        self._prepare_ahead()
 
     async def greeting(self) -> bool:
         """Wait until who answered is known; True if the agent should greet."""
@@ -59,10 +70,8 @@ class Floor:
         self._replies = True
         if not self._greet.done():
             self._greet.set_result(greet)
-            if greet:
-                return  # replies are prepared ahead once the greeting is said (``greeted``)
-        if not self._held:
-            self.preemptive.pop("enabled", None)
+            self._greeting_owed = greet  # replies are prepared ahead once it is said
+        self._prepare_ahead()
 
     def let_pass(self) -> None:
         """The agent let a callee turn pass unanswered (it is in the conversation)."""
@@ -82,12 +91,35 @@ class Floor:
 
     def greeted(self) -> None:
         """The greeting was said (or there is none): replies may be prepared ahead again."""
-        if self.replies:
-            self.preemptive.pop("enabled", None)
+        self._greeting_owed = False
+        self._prepare_ahead()
 
     def close(self) -> None:
         """Stop answering (a machine is on the line); no greeting."""
         self._replies = False
-        self.preemptive["enabled"] = False
+        self._prepare_ahead()
         if not self._greet.done():
             self._greet.set_result(False)
+
+    def _prepare_ahead(self) -> None:
+        """Turn the preparing of replies ahead off, or leave it to the session's setting."""
+        if not self.replies or self._greeting_owed or self._unfinished:
+            self.preemptive["enabled"] = False
+        else:
+            self.preemptive.pop("enabled", None)
+
+
+def follow_caller_words(floor: Floor, session: AgentSession) -> None:
+    """Tell ``floor`` after each transcript whether the caller's words so far are unfinished.
+
+    The call's end-of-turn context reads them; a realtime model has none.
+    """
+    detector = session.turn_detection
+    if not isinstance(detector, CallTurnDetector):
+        return
+    context = detector.context
+
+    def on_transcript(_: UserInputTranscribedEvent) -> None:
+        floor.caller_words(unfinished=context.unfinished)
+
+    session.on("user_input_transcribed", on_transcript)

@@ -59,7 +59,7 @@ from .ending import (
     Outcome,
     not_answered,
 )
-from .floor import Floor
+from .floor import Floor, follow_caller_words
 from .guards.base import Ending, Goodbye, Guard
 from .guards.hangup import CallerHangup
 from .guards.idle import IdleCaller
@@ -418,6 +418,7 @@ class CallRunner:
         answering = self._answering = self._answering_flow()
         clips = self._clips
         floor = self._floor = answering.floor if answering else Floor(deciding=False)
+        follow_caller_words(floor, session)
         if self._hold is not None:
             self._output.add_layer(self._hold)
         agent = AssistantAgent(

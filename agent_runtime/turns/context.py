@@ -20,6 +20,7 @@ from livekit.agents.voice.events import (
 
 from .expectation import NOTHING, Expectation, expect
 from .rhythm import CallerRhythm
+from .words import Verdict, read
 
 CUT_OFF_WINDOW = 1.0
 """A caller who goes on this soon after their turn was committed had only paused."""
@@ -59,6 +60,13 @@ class TurnContext:
     def transcript(self) -> str:
         """The caller's words in this turn so far (final, then the latest interim)."""
         return " ".join([*self._finals, self._interim]).strip()
+
+    @property
+    def unfinished(self) -> bool:
+        """True when the caller's words so far read as unfinished ("My account number is")."""
+        return read(self.transcript, asked_digits=self.expectation.digits).verdict is (
+            Verdict.UNFINISHED
+        )
 
     @property
     def agent_holds_floor(self) -> bool:

@@ -145,7 +145,7 @@ class CallTurnStream:
         silent_since = time.time() - PREDICTION_SILENCE
         fut: asyncio.Future[TurnDetectionEvent] = asyncio.get_running_loop().create_future()
         self._fut = fut
-        self._pending = asyncio.create_task(self._decide(self._inner.predict(), fut, silent_since))
+        self._pending = asyncio.create_task(self._decide(fut, silent_since))
         return fut
 
     def cancel_inference(self, *, timed_out: bool = False) -> None:
@@ -158,49 +158,58 @@ class CallTurnStream:
             self._fut.set_result(_event(0.0))
         self._fut = None
 
-    async def _decide(
-        self,
-        prediction: asyncio.Future[TurnDetectionEvent],
-        fut: asyncio.Future[TurnDetectionEvent],
-        silent_since: float,
-    ) -> None:
+    def _needs_model(self, threshold: float) -> bool:
+        """Whether v1-mini's answer can change the wait.
+
+        True when the words so far leave it open, or the latest speech is not transcribed yet.
+        """
+        detector = self._detector
+        if not detector.context.words_current:
+            return True
+        sure, _ = detector.decide_wait(threshold, threshold)
+        unsure, _ = detector.decide_wait(0.0, threshold)
+        return sure != unsure
+
+    async def _decide(self, fut: asyncio.Future[TurnDetectionEvent], silent_since: float) -> None:
         """Resolve ``fut`` once the silence has lasted as long as the decision says.
 
-        The audio model is waited for only when the words leave the decision to it: a question,
-        "Yes." or a trailing "and" settle the matter alone. No answer within its timeout
-        counts as none.
+        v1-mini is asked (its inference costs tens of milliseconds of CPU) and waited for only
+        when the words leave the decision to it: a question, "Yes." or a trailing "and" settle
+        the matter alone. No answer within its timeout counts as none.
         """
         detector = self._detector
         context = detector.context
         threshold = await self.model_threshold()
-        model_deadline = silent_since + PREDICTION_SILENCE + self._inner.prediction_timeout
+        prediction: asyncio.Future[TurnDetectionEvent] | None = None
+        model_deadline = 0.0
         max_delay = detector.delays.max_delay
         while True:
             now = time.time()
             if context.agent_holds_floor:  # answer the caller once the agent can hear them
                 await context.changed(FLOOR_POLL)
                 continue
-            if prediction.done():
-                probability: float | None = prediction.result().end_of_turn_probability
-            else:
-                probability = None if now >= model_deadline else threshold
+            if prediction is None and self._needs_model(threshold):
+                prediction = self._inner.predict()
+                model_deadline = now + self._inner.prediction_timeout
+            waiting = prediction is not None and not prediction.done() and now < model_deadline
+            probability: float | None = threshold  # unknown: the words decide alone
+            if prediction is not None and prediction.done():
+                probability = prediction.result().end_of_turn_probability
+            elif prediction is not None and not waiting:
+                probability = None  # no answer within its timeout
             delay, reason = detector.decide_wait(probability, threshold)
-            if probability == threshold and not prediction.done():
-                unsure, _ = detector.decide_wait(0.0, threshold)
-                if unsure != delay:  # the words leave it to the model: wait for its answer
-                    delay = max(delay, model_deadline - silent_since)
+            if waiting and self._needs_model(threshold):  # wait for the model's answer
+                delay = max(delay, model_deadline - silent_since)
             waited = now - silent_since
             if waited >= max_delay or (waited >= delay and context.words_current):
                 break
             remaining = max_delay - waited if waited >= delay else delay - waited
-            if not prediction.done() and now < model_deadline:
-                remaining = min(remaining, model_deadline - now)
-            if prediction.done():
-                await context.changed(remaining)
+            if waiting and prediction is not None:
+                await _first(context.changed(min(remaining, model_deadline - now)), prediction)
             else:
-                await _first(context.changed(remaining), prediction)
+                await context.changed(remaining)
         logger.debug("end of turn", extra={"delay": delay, "reason": reason})
-        if not prediction.done():
+        if prediction is not None and not prediction.done():
             self._inner.cancel_inference()
         if not fut.done():
             fut.set_result(_event(SURE))
