@@ -39,7 +39,8 @@ class CallSettings(EnvModel):
     """How every call runs.
 
     ``AGENT_MIN/LIKELY/UNSURE/MAX_ENDPOINTING_DELAY``, ``AGENT_MIN_INTERRUPTION_DURATION``,
-    ``AGENT_MIN_INTERRUPTION_WORDS``, ``AGENT_IDLE_PROMPT_AFTER`` and
+    ``AGENT_MIN_INTERRUPTION_WORDS``, ``AGENT_FALSE_INTERRUPTION_TIMEOUT``,
+    ``AGENT_IDLE_PROMPT_AFTER`` and
     ``AGENT_IDLE_HANGUP_AFTER``, ``AGENT_CLIP_CACHE_DIR``, ``AGENT_RECOVERY_LINE``,
     ``AGENT_FAILURE_LINE``, ``AGENT_TRANSFER_LINE`` and ``AGENT_HOLDING_LINE`` (an empty line:
     say nothing), ``AGENT_TRANSFER_RING_TIMEOUT``, ``AGENT_CAPTURE``.
@@ -85,6 +86,13 @@ class CallSettings(EnvModel):
     )
     """Words (not backchannels) transcribed before caller speech interrupts the agent; 0: the
     sound alone interrupts (faster, but every "mm-hm" pauses the agent too)."""
+    false_interruption_timeout: float = Field(
+        TurnOptions.false_interruption_timeout,
+        ge=0.1,
+        le=MAX_INTERRUPTION_SECONDS,
+        alias="AGENT_FALSE_INTERRUPTION_TIMEOUT",
+    )
+    """Seconds after caller speech that brought no words before the paused agent resumes."""
     idle_prompt_after: float = Field(
         PROMPT_AFTER, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
     )
@@ -126,6 +134,7 @@ class CallSettings(EnvModel):
             unsure_endpointing_delay=self.unsure_endpointing_delay,
             min_interruption_duration=self.min_interruption_duration,
             min_interruption_words=self.min_interruption_words,
+            false_interruption_timeout=self.false_interruption_timeout,
             idle_prompt_after=self.idle_prompt_after or None,
             idle_hangup_after=self.idle_hangup_after,
         )
