@@ -188,7 +188,8 @@ class CallTurnStream:
             if context.agent_holds_floor:  # answer the caller once the agent can hear them
                 await context.changed(FLOOR_POLL)
                 continue
-            if prediction is None and self._needs_model(threshold):
+            needs_model = self._needs_model(threshold)
+            if prediction is None and needs_model:
                 prediction = self._inner.predict()
                 model_deadline = now + self._inner.prediction_timeout
             waiting = prediction is not None and not prediction.done() and now < model_deadline
@@ -198,7 +199,7 @@ class CallTurnStream:
             elif prediction is not None and not waiting:
                 probability = None  # no answer within its timeout
             delay, reason = detector.decide_wait(probability, threshold)
-            if waiting and self._needs_model(threshold):  # wait for the model's answer
+            if waiting and needs_model:  # wait for the model's answer
                 delay = max(delay, model_deadline - silent_since)
             waited = now - silent_since
             if waited >= max_delay or (waited >= delay and context.words_current):
