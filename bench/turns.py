@@ -10,7 +10,8 @@ livekit-agents ``AgentSession`` with the framework's defaults (``bare``: local V
 - cut-offs: agent audio that starts more than 0.2 s after a turn's speech starts and before
   its speech ends, counted per turn and per mid-sentence pause (a pause is cut when agent
   audio starts between its beginning and the next pause, or the end of the turn);
-- backchannels ("mm-hm" while the agent speaks): whether the agent stopped (it should not);
+- backchannels ("mm-hm" while the agent speaks): whether the agent's answer was cut (it should
+  not be), or held and then went on (and for how long it was held);
 - interruptions: time from the interruption's speech start to the agent's audio stopping
   (target: 0.3 s or less).
 
@@ -76,6 +77,9 @@ class TurnResult:
     stopped_after: float | None = None
     """(Backchannels, interruptions) speech start -> the agent's voice stopping; None: it
     went on."""
+    held_for: float | None = None
+    """(Stopped) how long the voice was held before the rest of the answer came; None: the
+    rest never came (the answer was cut)."""
 
 
 @dataclass
@@ -126,7 +130,8 @@ def measure_overlap(
 
     The agent's answer to the turn before (``answer_length`` s of voice, started after
     ``answer_from``) was stopped when the stretch of voice under the caller's speech ends
-    before all of the answer was heard (a pause it resumed from counts as a stop too).
+    before all of the answer was heard (a pause it resumed from counts as a stop too); it was
+    held, not cut, when the next stretch of voice holds the rest of it.
     """
     result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
     begin = turn.speech_start
@@ -141,6 +146,9 @@ def measure_overlap(
     )
     if heard < answer_length - STOP_TOLERANCE:
         result.stopped_after = round(under[1] - begin, 3)
+        rest = next((s for s in voice if s[0] >= under[1]), None)
+        if rest is not None and heard + rest[1] - rest[0] >= answer_length - STOP_TOLERANCE:
+            result.held_for = round(rest[0] - under[1], 3)
     return result
 
 
@@ -188,14 +196,18 @@ def _overlap_row(label: str, turns: Sequence[TurnResult]) -> list[str]:
     over_i = [t for t in interruptions if t.over_speech]
     stops = [t.stopped_after for t in over_i if t.stopped_after is not None]
     within = sum(1 for s in stops if s <= INTERRUPTION_TARGET)
+    held = [t.held_for for t in over_b if t.held_for is not None]
+    cut = sum(t.stopped_after is not None and t.held_for is None for t in over_b)
     return [
         label,
-        f"{sum(t.stopped_after is not None for t in over_b)}/{len(over_b)}"
+        f"{cut}/{len(over_b)}"
         + (
             f" ({len(backchannels) - len(over_b)} not over speech)"
             if len(over_b) < len(backchannels)
             else ""
         ),
+        f"{len(held)}/{len(over_b)}",
+        ms(max(held, default=None)),
         f"{len(stops)}/{len(over_i)}"
         + (
             f" ({len(interruptions) - len(over_i)} not over speech)"
@@ -241,7 +253,9 @@ def summary(results: Sequence[ImplResult]) -> str:
         table(
             [
                 "while the agent speaks",
-                "backchannels: agent stopped",
+                "backchannels: answer cut",
+                "held, went on",
+                "held max",
                 "interruptions: stopped",
                 "stop p50",
                 "stop max",
@@ -249,6 +263,8 @@ def summary(results: Sequence[ImplResult]) -> str:
             ],
             overlap_rows,
         ),
+        "held: the agent's voice stopped under the backchannel and the rest of its answer came"
+        " after this long; stop: an interruption's speech start -> the agent's voice stopping",
         "",
     ]
     for result in results:

@@ -242,6 +242,9 @@ def test_a_backchannel_the_agent_talks_through_is_not_a_stop() -> None:
     assert measure_overlap(backchannel, 14.0, 12.0, [[15.0, 27.0]]).stopped_after is None
     paused = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 28.4]])
     assert paused.over_speech and paused.stopped_after == pytest.approx(0.6)
+    assert paused.held_for == pytest.approx(1.4)  # the rest of the answer came after 1.4 s
+    cut = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 23.0]])
+    assert cut.stopped_after == pytest.approx(0.6) and cut.held_for is None
     # an answer that paused earlier and resumed, then played to its end under it
     resumed = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 18.0], [19.5, 28.5]])
     assert resumed.over_speech and resumed.stopped_after is None
@@ -253,6 +256,7 @@ def test_an_interruption_is_timed_to_the_agent_stopping() -> None:
     interruption = _turn([[30.0, 31.5]], kind="interruption", index=1)
     result = measure_overlap(interruption, 24.0, 12.0, [[25.0, 30.25], [32.0, 33.0]])
     assert result.stopped_after == pytest.approx(0.25)
+    assert result.held_for is None  # what came next was the answer to it, not the rest
 
 
 def test_the_summary_counts_each_implementation_and_family() -> None:

@@ -28,6 +28,10 @@ class Recorder:
     def __init__(self) -> None:
         self.answered: list[str] = []
         self.events: list[str] = []
+        self.acknowledging: list[bool] = []
+
+    def acknowledge(self, acknowledging: bool) -> None:
+        self.acknowledging.append(acknowledging)
 
     def answer(self, text: str) -> None:
         self.answered.append(text)
@@ -51,7 +55,9 @@ def test_words_that_say_something_are_not(text: str) -> None:
 async def test_backchannels_over_the_agent_are_held_back_and_the_rest_goes_through() -> None:
     speaking = True
     calls = Recorder()
-    filter = BackchannelFilter(lambda: speaking, answer=calls.answer, event=calls.event)
+    filter = BackchannelFilter(
+        lambda: speaking, answer=calls.answer, event=calls.event, acknowledging=calls.acknowledge
+    )
     passed = [
         ev.alternatives[0].text
         async for ev in filter.filter(_events("Mm-hm.", "Wait, I have a question."))
@@ -64,9 +70,27 @@ async def test_backchannels_over_the_agent_are_held_back_and_the_rest_goes_throu
     assert not filter.holds(_final("Yeah."))  # not over the agent: a turn of its own
 
 
+def test_the_words_over_the_agent_say_whether_the_callers_sound_only_acknowledges() -> None:
+    speaking = True
+    calls = Recorder()
+    filter = BackchannelFilter(
+        lambda: speaking, answer=calls.answer, event=calls.event, acknowledging=calls.acknowledge
+    )
+    filter.holds(_final("", final=False))  # no words yet: undecided
+    filter.holds(_final("yeah", final=False))
+    filter.holds(_final("yeah but", final=False))  # it goes on: a real interruption
+    filter.holds(_final("Okay.", final=True))
+    assert calls.acknowledging == [True, False, True]
+    speaking = False
+    filter.holds(_final("Okay."))  # a turn of its own: nothing to let through
+    assert calls.acknowledging == [True, False, True]
+
+
 async def test_a_yes_said_over_the_end_of_a_question_answers_it() -> None:
     calls = Recorder()
-    filter = BackchannelFilter(lambda: True, answer=calls.answer, event=calls.event)
+    filter = BackchannelFilter(
+        lambda: True, answer=calls.answer, event=calls.event, acknowledging=calls.acknowledge
+    )
     assert filter.holds(_final("Yes."))
     filter.agent_said("I can book you on Tuesday at nine. Does that work?", at=_now())
     assert calls.answered == ["Yes."]

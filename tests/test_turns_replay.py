@@ -16,6 +16,7 @@ import pytest
 import soundfile
 
 from agent_runtime.call.guards.idle import GOODBYE_LINE, PROMPT_LINE
+from agent_runtime.call.session import TurnOptions
 from agent_runtime.replay.run import ReplayResult, run_replay
 from agent_runtime.turns.words import Verdict, read
 
@@ -92,8 +93,12 @@ def _write_call(
     return folder
 
 
-def _backchannel_call(root: Path) -> Path:
-    """false_interruption's call with a caller's "Mm-hm." over the agent's long answer."""
+def _backchannel_call(root: Path, *, only_noise: bool = False, mm_hm: bool = True) -> Path:
+    """false_interruption's call with a caller's "Mm-hm." over the agent's long answer.
+
+    ``only_noise``: the caller's other sounds under the answer (no words) are taken out;
+    ``mm_hm``: False leaves the "Mm-hm." out.
+    """
     base = FIXTURES / "calls" / "false_interruption"
     audio, rate = _audio(base)
     word, word_rate = _audio(BENCH_CALLS / "pauses_2")  # "Yes, that is right." at 57.58 s
@@ -102,10 +107,14 @@ def _backchannel_call(root: Path) -> Path:
     snippet = word[start : start + int(0.4 * rate)]
     at = 14.0  # the agent reads its opening hours from about 8 s to 25 s
     audio = audio.copy()
-    audio[int(at * rate) : int(at * rate) + len(snippet)] = snippet
+    if only_noise:
+        audio[int(8.0 * rate) : int(33.0 * rate)] = 0.0
     utterances = json.loads((base / "stt.json").read_text())["utterances"]
-    utterances.insert(1, {"start": at, "end": at + 0.4, "text": "Mm-hm."})
-    return _write_call(root / "backchannel", base, audio, rate, utterances, hangup_at=40.0)
+    if mm_hm:
+        audio[int(at * rate) : int(at * rate) + len(snippet)] = snippet
+        utterances.insert(1, {"start": at, "end": at + 0.4, "text": "Mm-hm."})
+    name = f"backchannel-{only_noise}-{mm_hm}"
+    return _write_call(root / name, base, audio, rate, utterances, hangup_at=40.0)
 
 
 def test_a_backchannel_does_not_interrupt_the_agent(tmp_path: Path) -> None:
@@ -123,6 +132,31 @@ def test_a_backchannel_does_not_interrupt_the_agent(tmp_path: Path) -> None:
         "assistant",
     ]
     assert "backchannel" in [e.type for e in report.runtime.events]
+
+
+def _answer_length(result: ReplayResult) -> float:
+    """How long the agent took to say its opening hours, holds included."""
+    report = result.call.report
+    said = [s for s in report.runtime.speech if s.role == "assistant"]
+    answer = [r for r in report.transcript or [] if r.role == "assistant"]
+    assert len(said) == len(answer)
+    segment = said[[r.content.startswith("We are open") for r in answer].index(True)]
+    assert not segment.interrupted
+    return segment.end - segment.start
+
+
+def test_the_agent_held_at_a_backchannels_sound_goes_on_at_its_words(tmp_path: Path) -> None:
+    """The session holds the agent at the caller's first sound (a replay's STT has no interim
+    words, so interruptions go by sound) and would resume only ``false_interruption_timeout``
+    after the caller falls silent; the "Mm-hm." lets it go on as soon as it is read."""
+    turn = TurnOptions(false_interruption_timeout=5.0)
+    quiet = _backchannel_call(tmp_path, only_noise=True, mm_hm=False)
+    plain = run_replay(quiet, fast=True, output_dir=tmp_path / "a", turn=turn)
+    mm_hm = _backchannel_call(tmp_path, only_noise=True)
+    over = run_replay(mm_hm, fast=True, output_dir=tmp_path / "b", turn=turn)
+    events = [e.type for e in over.call.report.runtime.events]
+    assert "backchannel" in events and "false_interruption" in events  # it was held
+    assert _answer_length(over) - _answer_length(plain) < 1.0
 
 
 def _idle_call(root: Path, *, answers_the_prompt: bool) -> Path:

@@ -762,19 +762,23 @@ def test_endpointing_settings_are_checked() -> None:
         {"AGENT_MIN_ENDPOINTING_DELAY": "0.6", "AGENT_MAX_ENDPOINTING_DELAY": "3"}
     ).call.turn()
     assert (moved.min_endpointing_delay, moved.max_endpointing_delay) == (0.6, 3.0)
-    assert (default.min_interruption_duration, default.min_interruption_words) == (0.3, 1)
-    by_sound = WorkerSettings.from_env(
+    assert (
+        default.min_interruption_duration,
+        default.min_interruption_words,
+        default.false_interruption_timeout,
+    ) == (0.2, 0, 1.0)
+    by_words = WorkerSettings.from_env(
         {
-            "AGENT_MIN_INTERRUPTION_DURATION": "0.2",
-            "AGENT_MIN_INTERRUPTION_WORDS": "0",
+            "AGENT_MIN_INTERRUPTION_DURATION": "0.3",
+            "AGENT_MIN_INTERRUPTION_WORDS": "1",
             "AGENT_FALSE_INTERRUPTION_TIMEOUT": "0.5",
         }
     ).call.turn()
     assert (
-        by_sound.min_interruption_duration,
-        by_sound.min_interruption_words,
-        by_sound.false_interruption_timeout,
-    ) == (0.2, 0, 0.5)
+        by_words.min_interruption_duration,
+        by_words.min_interruption_words,
+        by_words.false_interruption_timeout,
+    ) == (0.3, 1, 0.5)
     for env, message in (
         ({"AGENT_MIN_ENDPOINTING_DELAY": "soon"}, "AGENT_MIN_ENDPOINTING_DELAY: must be a valid"),
         ({"AGENT_MAX_ENDPOINTING_DELAY": "-1"}, "AGENT_MAX_ENDPOINTING_DELAY: must be greater"),

@@ -427,7 +427,11 @@ class CallRunner:
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
             floor=floor,
             unanswered=self._recorder.unanswered,
-            backchannels=session_backchannels(session, event=self._recorder.event),
+            backchannels=session_backchannels(
+                session,
+                event=self._recorder.event,
+                acknowledging=self._output.caller_acknowledges,
+            ),
         )
         listeners = [answering.hear] if answering else []
         if self._capture is not None:

@@ -33,15 +33,17 @@ class TurnOptions:
     """Silence waited when the audio model is sure and the words tell nothing either way."""
     unsure_endpointing_delay: float = 1.0
     """Silence waited when neither the words nor the audio model say the caller is done."""
-    min_interruption_duration: float = 0.3
-    """Caller speech needed to interrupt the agent: shorter sounds (a cough, a click) do not."""
-    min_interruption_words: int = 1
-    """Words transcribed before caller speech interrupts the agent: a backchannel ("mm-hm")
-    is held back from the transcripts while the agent speaks, so it never counts. Only with
-    an STT that sends interim words (without them, the first word would come only once the
-    caller stopped): otherwise 0."""
-    false_interruption_timeout: float = 1.5
-    """After a pause for caller speech that brought no words, the agent resumes after this."""
+    min_interruption_duration: float = 0.2
+    """Caller speech that holds the agent's voice: shorter sounds (a click) do not."""
+    min_interruption_words: int = 0
+    """Words transcribed before caller speech holds the agent; 0: the sound alone, before any
+    word is known. A backchannel ("mm-hm") is held back from the transcripts while the agent
+    speaks, so it never counts as a word, and once read it lets a held voice go on at once.
+    Only with an STT that sends interim words (without them, the first word would come only
+    once the caller stopped): otherwise 0."""
+    false_interruption_timeout: float = 1.0
+    """After caller speech that held the agent and brought no words (a cough), the agent
+    resumes after this."""
     idle_prompt_after: float | None = PROMPT_AFTER
     """Seconds of silence on both sides before "Are you still there?"; None: never (nor the
     idle hang-up)."""

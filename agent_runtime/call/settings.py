@@ -80,19 +80,19 @@ class CallSettings(EnvModel):
         le=MAX_INTERRUPTION_SECONDS,
         alias="AGENT_MIN_INTERRUPTION_DURATION",
     )
-    """Seconds of caller speech before it can interrupt the agent."""
+    """Seconds of caller speech before it holds the agent's voice."""
     min_interruption_words: int = Field(
         TurnOptions.min_interruption_words, ge=0, le=10, alias="AGENT_MIN_INTERRUPTION_WORDS"
     )
-    """Words (not backchannels) transcribed before caller speech interrupts the agent; 0: the
-    sound alone interrupts (faster, but every "mm-hm" pauses the agent too)."""
+    """Words (not backchannels) transcribed before caller speech holds the agent; 0: the sound
+    alone holds it (sooner; a backchannel's words then let it go on)."""
     false_interruption_timeout: float = Field(
         TurnOptions.false_interruption_timeout,
         ge=0.1,
         le=MAX_INTERRUPTION_SECONDS,
         alias="AGENT_FALSE_INTERRUPTION_TIMEOUT",
     )
-    """Seconds after caller speech that brought no words before the paused agent resumes."""
+    """Seconds after caller speech that brought no words before the held agent resumes."""
     idle_prompt_after: float = Field(
         PROMPT_AFTER, ge=0, le=MAX_IDLE_SECONDS, alias="AGENT_IDLE_PROMPT_AFTER"
     )

@@ -6,6 +6,11 @@ holds such transcripts back while the agent is in the middle of its speech (play
 paused for the caller's sound), so the speech goes on. One said in the last moments of a
 question ("...on Tuesday?" "Yes.") is the answer to it: it is answered once the question
 has been said.
+
+When the session holds the agent's voice at the caller's first sound (interruption by sound
+alone), the filter also says, word by word, whether that sound only acknowledges: the call's
+output then lets the voice go on at once, instead of after the session's false-interruption
+timeout.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from livekit.agents import AgentSession, llm, stt
-from livekit.agents.voice.events import ConversationItemAddedEvent
+from livekit.agents.voice.events import ConversationItemAddedEvent, UserStateChangedEvent
 
 from .words import tokens, word_set
 
@@ -47,15 +52,18 @@ class BackchannelFilter:
         *,
         answer: Callable[[str], None],
         event: Callable[..., None],
+        acknowledging: Callable[[bool], None],
     ) -> None:
         """Hold back what ``mid_speech`` says is said over the agent's speech.
 
         ``answer``: reply to a held word that answered the agent's question; ``event``:
-        record a report event.
+        record a report event; ``acknowledging``: told, at each transcript over the agent's
+        speech, whether the caller's words so far only acknowledge it.
         """
         self._mid_speech = mid_speech
         self._answer = answer
         self._event = event
+        self._acknowledging = acknowledging
         self._held: tuple[str, float] | None = None
 
     async def filter(self, events: AsyncIterable[SttItem]) -> AsyncIterator[SttItem]:
@@ -75,8 +83,13 @@ class BackchannelFilter:
         ):
             return False
         text = ev.alternatives[0].text
-        if not self._mid_speech() or not is_backchannel(text):
+        if not self._mid_speech():
             return False
+        if not is_backchannel(text):
+            if tokens(text):
+                self._acknowledging(False)
+            return False
+        self._acknowledging(True)
         if ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT:
             self._held = (text, time.time())
             self._event("backchannel")
@@ -92,8 +105,17 @@ class BackchannelFilter:
             self._answer(words)
 
 
-def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -> BackchannelFilter:
-    """The backchannel filter of ``session``'s caller, following its speech and messages."""
+def session_backchannels(
+    session: AgentSession,
+    *,
+    event: Callable[..., None],
+    acknowledging: Callable[[bool], None],
+) -> BackchannelFilter:
+    """The backchannel filter of ``session``'s caller, following its speech and messages.
+
+    ``acknowledging`` is told whether the caller's sound over the agent only acknowledges it;
+    each new stretch of the caller's speech starts undecided (False).
+    """
 
     def mid_speech() -> bool:
         speech = session.current_speech
@@ -103,7 +125,13 @@ def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -
         with contextlib.suppress(RuntimeError):  # the session is closing
             session.generate_reply(user_input=text)
 
-    backchannels = BackchannelFilter(mid_speech, answer=answer, event=event)
+    backchannels = BackchannelFilter(
+        mid_speech, answer=answer, event=event, acknowledging=acknowledging
+    )
+
+    def on_user_state(ev: UserStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            acknowledging(False)
 
     def on_item(ev: ConversationItemAddedEvent) -> None:
         item = ev.item
@@ -111,4 +139,5 @@ def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -
             backchannels.agent_said(item.text_content or "", at=time.time())
 
     session.on("conversation_item_added", on_item)
+    session.on("user_state_changed", on_user_state)
     return backchannels
