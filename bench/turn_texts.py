@@ -75,6 +75,16 @@ TUNE: tuple[Line, ...] = (
     Line("interruption", ("Wait, that's not what I asked.",), "interruption"),
     Line("interruption", ("Sorry, can I stop you there?",), "interruption"),
     Line("interruption", ("No no, I need a different day.",), "interruption"),
+    Line("backchannel", ("Mhm.",), "backchannel", spoken=("Mmm hmm.",)),
+    Line("backchannel", ("Sure.",), "backchannel"),
+    Line("backchannel", ("I see.",), "backchannel"),
+    Line("backchannel", ("Alright.",), "backchannel"),
+    Line("backchannel", ("Yes, okay.",), "backchannel"),
+    Line("interruption", ("Actually, I changed my mind.",), "interruption"),
+    Line("interruption", ("Hang on, let me grab a pen.",), "interruption"),
+    Line("interruption", ("Can you slow down please?",), "interruption"),
+    Line("interruption", ("That's wrong.",), "interruption"),
+    Line("interruption", ("Excuse me, what was the price?",), "interruption"),
 )
 
 HELDOUT: tuple[Line, ...] = (
@@ -120,6 +130,16 @@ HELDOUT: tuple[Line, ...] = (
     Line("interruption", ("Hold on, that's the wrong address.",), "interruption"),
     Line("interruption", ("Excuse me, I already did that.",), "interruption"),
     Line("interruption", ("Stop, I want to talk to a person.",), "interruption"),
+    Line("backchannel", ("Uh-huh, sure.",), "backchannel"),
+    Line("backchannel", ("Got it.",), "backchannel"),
+    Line("backchannel", ("Yep.",), "backchannel"),
+    Line("backchannel", ("Oh, I see.",), "backchannel"),
+    Line("backchannel", ("That makes sense.",), "backchannel"),
+    Line("interruption", ("Sorry to interrupt, is that in euros?",), "interruption"),
+    Line("interruption", ("No, that's not right.",), "interruption"),
+    Line("interruption", ("Wait, go back a second.",), "interruption"),
+    Line("interruption", ("Can I ask something first?",), "interruption"),
+    Line("interruption", ("Actually, forget the address.",), "interruption"),
 )
 
 LINES: dict[Part, tuple[Line, ...]] = {"tune": TUNE, "heldout": HELDOUT}
