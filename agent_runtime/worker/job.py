@@ -182,8 +182,19 @@ async def _run_on_line(
     started: float,
 ) -> JobOutcome:
     line = await _connect(connect_line, ctx, settings, spec)
-    outbox = Outbox(settings.outbox_path)
-    status_events = _status_events(settings, spec, attempt_id, outbox)
+    status_url = _status_url(settings, spec)
+    outbox: Outbox | None = None
+    status_events: StatusEvents | None = None
+    if status_url is not None:  # the outbox is opened only to queue them
+        outbox = Outbox(settings.outbox_path)
+        status_events = StatusEvents(
+            outbox,
+            url=status_url,
+            call_id=spec.call.id,
+            attempt_id=attempt_id,
+            settings=settings.after_call.webhook,
+            policy=settings.integrations.http_tools.policy,
+        )
 
     def on_status(status: AttemptStatus) -> None:
         logger.info("call %s: %s", spec.call.id, status)
@@ -213,7 +224,8 @@ async def _run_on_line(
         await line.close()
         if status_events is not None:
             await status_events.aclose()
-        outbox.close()
+        if outbox is not None:
+            outbox.close()
     finished = FinishedCall(
         spec, result.report, result.report_path, result.recording_path, providers.llm
     )
@@ -249,20 +261,12 @@ def _consultations(
     )
 
 
-def _status_events(
-    settings: WorkerSettings, spec: CallSpec, attempt_id: str, outbox: Outbox
-) -> StatusEvents | None:
+def _status_url(settings: WorkerSettings, spec: CallSpec) -> str | None:
+    """Where the call's status events go; None when they are not sent."""
     url = spec.assistant.webhook_url
     if url is None or not settings.after_call.webhook.status_events:
         return None
-    return StatusEvents(
-        outbox,
-        url=url,
-        call_id=spec.call.id,
-        attempt_id=attempt_id,
-        settings=settings.after_call.webhook,
-        policy=settings.integrations.http_tools.policy,
-    )
+    return url
 
 
 async def _load_spec(ctx: JobContext, settings: WorkerSettings) -> CallSpec:
