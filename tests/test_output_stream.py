@@ -123,53 +123,6 @@ def test_pause_holds_the_voice_and_resume_continues_it() -> None:
     run(scenario)
 
 
-def test_an_acknowledging_caller_lets_the_held_voice_go_on() -> None:
-    async def scenario(output: CallAudioOutput, sink: CollectingSink, events: list[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        await output.capture_frame(tone(1.0))
-        output.flush()
-        await asyncio.sleep(0.2)
-        output.pause()  # the caller's first sound
-        await asyncio.sleep(0.3)
-        output.caller_acknowledges(True)  # their words: "mm-hm"
-        output.pause()  # the session holds it again at each sound of the caller: no matter
-        ev = await output.wait_for_playout()
-        assert ev.interrupted is False
-        assert ev.playback_position == pytest.approx(1.0, abs=0.001)
-        assert loop.time() - start == pytest.approx(1.3, abs=0.05)  # held 0.3 s, not longer
-        output.resume()  # the session's own resume, later, changes nothing
-        await output.capture_frame(tone(0.4))  # the next speech...
-        output.flush()
-        await asyncio.sleep(0.1)
-        output.pause()  # ...held at the caller's next sound, not yet known as an "mm-hm"
-        before = len(sink.frames)
-        await asyncio.sleep(0.3)
-        assert np.abs(sink.samples()[(before + 1) * 480 :]).max() == 0
-
-    run(scenario)
-
-
-def test_words_that_say_something_hold_the_voice_again() -> None:
-    async def scenario(output: CallAudioOutput, sink: CollectingSink, events: list[Any]) -> None:
-        await output.capture_frame(tone(2.0))
-        output.flush()
-        await asyncio.sleep(0.2)
-        output.pause()
-        output.caller_acknowledges(True)  # "yeah"...
-        await asyncio.sleep(0.2)
-        output.caller_acknowledges(False)  # ..."yeah but": held again
-        before = len(sink.frames)
-        await asyncio.sleep(0.3)
-        assert np.abs(sink.samples()[(before + 1) * 480 :]).max() == 0
-        output.clear_buffer()  # the session's interruption
-        ev = await output.wait_for_playout()
-        assert ev.interrupted is True
-        assert ev.playback_position == pytest.approx(0.4, abs=0.03)
-
-    run(scenario)
-
-
 def test_play_final_cuts_the_session_and_plays_to_the_end() -> None:
     async def scenario(output: CallAudioOutput, sink: CollectingSink, events: list[Any]) -> None:
         loop = asyncio.get_running_loop()

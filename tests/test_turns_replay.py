@@ -93,18 +93,21 @@ def _write_call(
     return folder
 
 
-def _backchannel_call(root: Path, *, only_noise: bool = False, mm_hm: bool = True) -> Path:
+def _backchannel_call(
+    root: Path, *, only_noise: bool = False, mm_hm: bool = True, question_at: float | None = None
+) -> Path:
     """false_interruption's call with a caller's "Mm-hm." over the agent's long answer.
 
     ``only_noise``: the caller's other sounds under the answer (no words) are taken out;
-    ``mm_hm``: False leaves the "Mm-hm." out.
+    ``mm_hm``: False leaves the "Mm-hm." out; ``question_at``: the caller interrupts the
+    answer then with "Hi. Where is your main store?".
     """
     base = FIXTURES / "calls" / "false_interruption"
     audio, rate = _audio(base)
-    word, word_rate = _audio(BENCH_CALLS / "pauses_2")  # "Yes, that is right." at 57.58 s
-    assert word_rate == rate
-    start = int(57.6 * rate)
-    snippet = word[start : start + int(0.4 * rate)]
+    words, words_rate = _audio(BENCH_CALLS / "pauses_2")
+    assert words_rate == rate
+    start = int(57.6 * rate)  # "Yes, that is right." at 57.58 s
+    snippet = words[start : start + int(0.4 * rate)]
     at = 14.0  # the agent reads its opening hours from about 8 s to 25 s
     audio = audio.copy()
     if only_noise:
@@ -113,8 +116,20 @@ def _backchannel_call(root: Path, *, only_noise: bool = False, mm_hm: bool = Tru
     if mm_hm:
         audio[int(at * rate) : int(at * rate) + len(snippet)] = snippet
         utterances.insert(1, {"start": at, "end": at + 0.4, "text": "Mm-hm."})
-    name = f"backchannel-{only_noise}-{mm_hm}"
-    return _write_call(root / name, base, audio, rate, utterances, hangup_at=40.0)
+    if question_at is not None:
+        question = words[int(28.7 * rate) : int(30.8 * rate)]  # 28.805-30.661 s
+        audio[int(question_at * rate) : int(question_at * rate) + len(question)] = question
+        begin = question_at + 0.105
+        text = "Hi. Where is your main store?"
+        utterances.insert(-1, {"start": begin, "end": begin + 1.856, "text": text})
+    name = f"backchannel-{only_noise}-{mm_hm}-{question_at}"
+    folder = _write_call(root / name, base, audio, rate, utterances, hangup_at=40.0)
+    if question_at is not None:
+        script = json.loads((base / "llm.json").read_text())
+        reply = {"when": {"user_contains": "main store"}, "text": "On Market Street.", "ttft": 0.3}
+        script["answers"].append(reply)
+        (folder / "llm.json").write_text(json.dumps(script))
+    return folder
 
 
 def test_a_backchannel_does_not_interrupt_the_agent(tmp_path: Path) -> None:
@@ -157,6 +172,27 @@ def test_the_agent_held_at_a_backchannels_sound_goes_on_at_its_words(tmp_path: P
     events = [e.type for e in over.call.report.runtime.events]
     assert "backchannel" in events and "false_interruption" in events  # it was held
     assert _answer_length(over) - _answer_length(plain) < 1.0
+
+
+def test_what_the_agent_said_before_an_interruption_counts_the_words_said_after_a_hold(
+    tmp_path: Path,
+) -> None:
+    """The report (and the LLM's context) keep what the caller heard of an interrupted answer:
+    the words said after a backchannel's hold count, however long the session's
+    false-interruption timeout."""
+    turn = TurnOptions(false_interruption_timeout=5.0)
+    said = []
+    for mm_hm in (False, True):
+        folder = _backchannel_call(tmp_path, only_noise=True, mm_hm=mm_hm, question_at=17.0)
+        result = run_replay(folder, fast=True, output_dir=tmp_path / f"out-{mm_hm}", turn=turn)
+        rows = result.call.report.transcript or []
+        answer = [r for r in rows if r.role == "assistant" and r.content.startswith("We are")]
+        assert len(answer) == 1
+        assert any(r.role == "assistant" and r.content == "On Market Street." for r in rows)
+        said.append(len(answer[0].content.split()))
+    plain, held = said
+    assert 10 < plain < 38  # of the answer's 38 words: it was interrupted
+    assert plain - 2 <= held <= plain  # held about 0.3 s: a word or so less, not seconds' worth
 
 
 def _idle_call(root: Path, *, answers_the_prompt: bool) -> Path:

@@ -427,11 +427,7 @@ class CallRunner:
             lambda: clips.stream("first_sentence", first_frame_within=FIRST_CLIP_WAIT),
             floor=floor,
             unanswered=self._recorder.unanswered,
-            backchannels=session_backchannels(
-                session,
-                event=self._recorder.event,
-                acknowledging=self._output.caller_acknowledges,
-            ),
+            backchannels=session_backchannels(session, event=self._recorder.event),
         )
         listeners = [answering.hear] if answering else []
         if self._capture is not None:

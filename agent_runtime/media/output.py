@@ -88,7 +88,6 @@ class CallAudioOutput(io.AudioOutput):
         self._segments: deque[_Segment] = deque()
         self._capturing: _Segment | None = None
         self._paused = False
-        self._acknowledged = False
         self._final = SampleQueue()
         self._final_done = asyncio.Event()
         self._aside = SampleQueue()
@@ -157,7 +156,6 @@ class CallAudioOutput(io.AudioOutput):
 
     def clear_buffer(self) -> None:
         """Stop the voice now (an interruption); report how much of each segment played."""
-        self._acknowledged = False
         self._drop_voice()
 
     def pause(self) -> None:
@@ -169,16 +167,6 @@ class CallAudioOutput(io.AudioOutput):
         """Continue the voice where it was held."""
         super().resume()
         self._paused = False
-        self._acknowledged = False
-
-    def caller_acknowledges(self, acknowledging: bool) -> None:
-        """Whether the caller's sound over the voice only acknowledges it ("mm-hm").
-
-        While it does, a hold (``pause``) does not stop the voice. The session holds it at
-        the caller's first sound, before any word is known, and resumes it only after a
-        timeout once the caller is silent; the words tell sooner.
-        """
-        self._acknowledged = acknowledging
 
     # -- the runner's own voice --------------------------------------------------------------
 
@@ -256,7 +244,7 @@ class CallAudioOutput(io.AudioOutput):
         return self._aside.pull(count) if len(self._aside) else voice
 
     def _session_voice(self, count: int) -> npt.NDArray[np.int16]:
-        if (self._paused and not self._acknowledged) or not self._segments or self._locked:
+        if self._paused or not self._segments or self._locked:
             return np.zeros(0, dtype=np.int16)
         segment = self._segments[0]
         if segment.cleared:

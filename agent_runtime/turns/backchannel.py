@@ -8,9 +8,8 @@ question ("...on Tuesday?" "Yes.") is the answer to it: it is answered once the 
 has been said.
 
 When the session holds the agent's voice at the caller's first sound (interruption by sound
-alone), the filter also says, word by word, whether that sound only acknowledges: the call's
-output then lets the voice go on at once, instead of after the session's false-interruption
-timeout.
+alone), the filter also says, word by word, whether that sound only acknowledges: the voice
+then goes on at once, instead of after the session's false-interruption timeout.
 """
 
 from __future__ import annotations
@@ -105,17 +104,40 @@ class BackchannelFilter:
             self._answer(words)
 
 
-def session_backchannels(
-    session: AgentSession,
-    *,
-    event: Callable[..., None],
-    acknowledging: Callable[[bool], None],
-) -> BackchannelFilter:
+class AcknowledgedSound:
+    """Lets the agent's held voice go on once the caller's sound reads as an acknowledgement.
+
+    With interruption by sound (``min_words`` 0) the framework holds (pauses) the agent's
+    voice at the caller's first sound, before any word is known, and resumes it only
+    ``false_interruption_timeout`` after the caller falls silent. When the words read as a
+    backchannel, the voice is resumed through the session's output chain now (the transcript
+    synchroniser keeps pace with what is heard), and until the caller's next sound the
+    framework needs a word to hold it again: the held-back backchannel gives it none.
+    """
+
+    def __init__(self, session: AgentSession) -> None:
+        self._session = session
+        self._words = session.options.interruption["min_words"]
+
+    def acknowledging(self, acknowledges: bool) -> None:
+        """Whether the caller's words so far, over the agent, only acknowledge it."""
+        options = self._session.options.interruption
+        if not acknowledges:
+            options["min_words"] = self._words
+            return
+        options["min_words"] = max(self._words, 1)
+        audio = self._session.output.audio
+        if audio is not None:
+            audio.resume()
+
+
+def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -> BackchannelFilter:
     """The backchannel filter of ``session``'s caller, following its speech and messages.
 
-    ``acknowledging`` is told whether the caller's sound over the agent only acknowledges it;
-    each new stretch of the caller's speech starts undecided (False).
+    A held voice goes on as soon as the caller's sound reads as a backchannel
+    (``AcknowledgedSound``); each new stretch of the caller's speech starts undecided.
     """
+    sound = AcknowledgedSound(session)
 
     def mid_speech() -> bool:
         speech = session.current_speech
@@ -126,12 +148,12 @@ def session_backchannels(
             session.generate_reply(user_input=text)
 
     backchannels = BackchannelFilter(
-        mid_speech, answer=answer, event=event, acknowledging=acknowledging
+        mid_speech, answer=answer, event=event, acknowledging=sound.acknowledging
     )
 
     def on_user_state(ev: UserStateChangedEvent) -> None:
         if ev.new_state == "speaking":
-            acknowledging(False)
+            sound.acknowledging(False)
 
     def on_item(ev: ConversationItemAddedEvent) -> None:
         item = ev.item
