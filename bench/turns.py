@@ -147,7 +147,7 @@ def measure_overlap(
     if heard < answer_length - STOP_TOLERANCE:
         result.stopped_after = round(under[1] - begin, 3)
         rest = next((s for s in voice if s[0] >= under[1]), None)
-        if rest is not None and heard + rest[1] - rest[0] >= answer_length - STOP_TOLERANCE:
+        if rest is not None and abs(heard + rest[1] - rest[0] - answer_length) <= STOP_TOLERANCE:
             result.held_for = round(rest[0] - under[1], 3)
     return result
 

@@ -245,6 +245,9 @@ def test_a_backchannel_the_agent_talks_through_is_not_a_stop() -> None:
     assert paused.held_for == pytest.approx(1.4)  # the rest of the answer came after 1.4 s
     cut = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 23.0]])
     assert cut.stopped_after == pytest.approx(0.6) and cut.held_for is None
+    # cut, then a long reply to the backchannel: not the rest of the answer
+    replied = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 31.0]])
+    assert replied.held_for is None
     # an answer that paused earlier and resumed, then played to its end under it
     resumed = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 18.0], [19.5, 28.5]])
     assert resumed.over_speech and resumed.stopped_after is None

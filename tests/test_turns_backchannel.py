@@ -8,7 +8,7 @@ import pytest
 from livekit.agents import stt
 from livekit.agents.language import LanguageCode
 
-from agent_runtime.turns.backchannel import BackchannelFilter, is_backchannel
+from agent_runtime.turns.backchannel import AcknowledgedSound, BackchannelFilter, is_backchannel
 from agent_runtime.turns.context import TurnContext
 
 
@@ -84,6 +84,26 @@ def test_the_words_over_the_agent_say_whether_the_callers_sound_only_acknowledge
     speaking = False
     filter.holds(_final("Okay."))  # a turn of its own: nothing to let through
     assert calls.acknowledging == [True, False, True]
+
+
+def test_a_held_voice_goes_on_once_an_acknowledging_sound_is_over() -> None:
+    resumed: list[str] = []
+    sound = AcknowledgedSound(lambda: resumed.append("now"))
+    sound.speaking(True)
+    sound.words(True)  # "mm-hm", still being said
+    assert resumed == []
+    sound.speaking(False)
+    assert resumed == ["now"]
+    sound.speaking(True)  # "okay, but wait"
+    sound.words(True)
+    sound.words(False)
+    sound.speaking(False)
+    assert resumed == ["now"]  # held: its words interrupt
+    sound.speaking(True)  # a new sound starts undecided
+    sound.speaking(False)
+    assert resumed == ["now"]
+    sound.words(True)  # its words read after it ended ("yeah")
+    assert resumed == ["now", "now"]
 
 
 async def test_a_yes_said_over_the_end_of_a_question_answers_it() -> None:

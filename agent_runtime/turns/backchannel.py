@@ -9,7 +9,8 @@ has been said.
 
 When the session holds the agent's voice at the caller's first sound (interruption by sound
 alone), the filter also says, word by word, whether that sound only acknowledges: the voice
-then goes on at once, instead of after the session's false-interruption timeout.
+then goes on as soon as the sound is over, instead of after the session's
+false-interruption timeout.
 """
 
 from __future__ import annotations
@@ -105,39 +106,50 @@ class BackchannelFilter:
 
 
 class AcknowledgedSound:
-    """Lets the agent's held voice go on once the caller's sound reads as an acknowledgement.
+    """Lets the agent's held voice go on once the caller's sound ended as an acknowledgement.
 
     With interruption by sound (``min_words`` 0) the framework holds (pauses) the agent's
     voice at the caller's first sound, before any word is known, and resumes it only
-    ``false_interruption_timeout`` after the caller falls silent. When the words read as a
-    backchannel, the voice is resumed through the session's output chain now (the transcript
-    synchroniser keeps pace with what is heard), and until the caller's next sound the
-    framework needs a word to hold it again: the held-back backchannel gives it none.
+    ``false_interruption_timeout`` after the caller falls silent. When the sound is over and
+    its words only acknowledge the agent, the voice goes on now. Not before it is over:
+    "Okay, but wait" starts as an acknowledgement.
     """
 
-    def __init__(self, session: AgentSession) -> None:
-        self._session = session
-        self._words = session.options.interruption["min_words"]
+    def __init__(self, resume: Callable[[], None]) -> None:
+        """``resume``: let the held voice go on."""
+        self._resume = resume
+        self._speaking = False
+        self._acknowledges = False
 
-    def acknowledging(self, acknowledges: bool) -> None:
-        """Whether the caller's words so far, over the agent, only acknowledge it."""
-        options = self._session.options.interruption
-        if not acknowledges:
-            options["min_words"] = self._words
-            return
-        options["min_words"] = max(self._words, 1)
-        audio = self._session.output.audio
-        if audio is not None:
-            audio.resume()
+    def words(self, acknowledges: bool) -> None:
+        """The caller's words so far in this sound only acknowledge the agent, or not."""
+        self._acknowledges = acknowledges
+        if acknowledges and not self._speaking:
+            self._resume()
+
+    def speaking(self, speaking: bool) -> None:
+        """The caller's sound started (a new one, undecided) or ended."""
+        self._speaking = speaking
+        if speaking:
+            self._acknowledges = False
+        elif self._acknowledges:
+            self._resume()
 
 
 def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -> BackchannelFilter:
     """The backchannel filter of ``session``'s caller, following its speech and messages.
 
-    A held voice goes on as soon as the caller's sound reads as a backchannel
-    (``AcknowledgedSound``); each new stretch of the caller's speech starts undecided.
+    A held voice goes on as soon as the caller's sound has ended as a backchannel
+    (``AcknowledgedSound``). It is resumed through the session's output chain, so the
+    transcript synchroniser keeps pace with what is heard.
     """
-    sound = AcknowledgedSound(session)
+
+    def resume() -> None:
+        audio = session.output.audio
+        if audio is not None:
+            audio.resume()
+
+    sound = AcknowledgedSound(resume)
 
     def mid_speech() -> bool:
         speech = session.current_speech
@@ -148,12 +160,11 @@ def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -
             session.generate_reply(user_input=text)
 
     backchannels = BackchannelFilter(
-        mid_speech, answer=answer, event=event, acknowledging=sound.acknowledging
+        mid_speech, answer=answer, event=event, acknowledging=sound.words
     )
 
     def on_user_state(ev: UserStateChangedEvent) -> None:
-        if ev.new_state == "speaking":
-            sound.acknowledging(False)
+        sound.speaking(ev.new_state == "speaking")
 
     def on_item(ev: ConversationItemAddedEvent) -> None:
         item = ev.item
