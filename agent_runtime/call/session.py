@@ -38,7 +38,7 @@ class TurnOptions:
     min_interruption_words: int = 0
     """Words transcribed before caller speech holds the agent; 0: the sound alone, before any
     word is known. A backchannel ("mm-hm") is held back from the transcripts while the agent
-    speaks, so it never counts as a word, and once read it lets a held voice go on at once.
+    speaks, so it never counts as a word; once it is over and read, a held voice goes on.
     Only with an STT that sends interim words (without them, the first word would come only
     once the caller stopped): otherwise 0."""
     false_interruption_timeout: float = 1.0
