@@ -85,6 +85,10 @@ TUNE: tuple[Line, ...] = (
     Line("interruption", ("Can you slow down please?",), "interruption"),
     Line("interruption", ("That's wrong.",), "interruption"),
     Line("interruption", ("Excuse me, what was the price?",), "interruption"),
+    # moved from the held-out part once its result had shaped the acknowledgement phrases
+    _turn("statement", "I want to update my billing address."),
+    Line("backchannel", ("That makes sense.",), "backchannel"),
+    _turn("trailing", "I paid the bill yesterday but", "it still shows as due."),
 )
 
 HELDOUT: tuple[Line, ...] = (
@@ -134,12 +138,34 @@ HELDOUT: tuple[Line, ...] = (
     Line("backchannel", ("Got it.",), "backchannel"),
     Line("backchannel", ("Yep.",), "backchannel"),
     Line("backchannel", ("Oh, I see.",), "backchannel"),
-    Line("backchannel", ("That makes sense.",), "backchannel"),
+    Line("backchannel", ("Yes, that's correct.",), "backchannel"),
     Line("interruption", ("Sorry to interrupt, is that in euros?",), "interruption"),
     Line("interruption", ("No, that's not right.",), "interruption"),
     Line("interruption", ("Wait, go back a second.",), "interruption"),
     Line("interruption", ("Can I ask something first?",), "interruption"),
     Line("interruption", ("Actually, forget the address.",), "interruption"),
+    # added with the acknowledgement phrases, before any run on them
+    _turn("question", "Is there a cancellation fee?"),
+    _turn("statement", "I'd like to pay by card."),
+    _turn("question", "Can I get a receipt for that?"),
+    _turn("statement", "My address changed last month."),
+    _turn("question", "What time do you close on Sundays?"),
+    _turn("statement", "I'd prefer the morning slot."),
+    _turn("question", "Could you repeat the total please?"),
+    Line("backchannel", ("Okay, perfect.",), "backchannel"),
+    Line("backchannel", ("Yeah, I understand.",), "backchannel"),
+    Line("backchannel", ("Right, right.",), "backchannel"),
+    Line("backchannel", ("Mm, okay.",), "backchannel", spoken=("Hmm, okay.",)),
+    Line("interruption", ("Okay, but I already paid that.",), "interruption"),
+    Line("interruption", ("Right, but that's not my address.",), "interruption"),
+    Line("interruption", ("Yeah, no, that's not what I meant.",), "interruption"),
+    _turn("digits", "The zip code is", "nine four", "one one zero."),
+    _turn("number", "The confirmation code is", "X as in x-ray,", "four four two."),
+    _turn("digits", "My account number is", "five five two,", "eight one seven three."),
+    _turn("trailing", "I called last week and", "nobody got back to me."),
+    _turn("trailing", "The package arrived but", "the box was damaged."),
+    _turn("list", "I need the blue one,", "the red one,", "and two of the green."),
+    _turn("clause", "If you have a slot on Monday", "I'll take it."),
 )
 
 LINES: dict[Part, tuple[Line, ...]] = {"tune": TUNE, "heldout": HELDOUT}

@@ -52,6 +52,9 @@ CUT_GRACE = 0.2
 on its way)."""
 STOP_TOLERANCE = 0.15
 """An answer whose voice ends this much before its full length was stopped."""
+HOLD_GAP = 3.0
+"""A held voice goes on within this long (the framework resumes it at the latest
+``false_interruption_timeout`` after the caller's sound); a longer silence ends the answer."""
 INTERRUPTION_TARGET = 0.3
 IMPLS = ("ours", "bare")
 
@@ -131,7 +134,7 @@ def measure_overlap(
     The agent's answer to the turn before (``answer_length`` s of voice, started after
     ``answer_from``) was stopped when the stretch of voice under the caller's speech ends
     before all of the answer was heard (a pause it resumed from counts as a stop too); it was
-    held, not cut, when the next stretch of voice holds the rest of it.
+    held, not cut, when the stretches of voice that follow make up the rest of it.
     """
     result = TurnResult(turn.index, turn.family, turn.kind, turn.category)
     begin = turn.speech_start
@@ -146,10 +149,30 @@ def measure_overlap(
     )
     if heard < answer_length - STOP_TOLERANCE:
         result.stopped_after = round(under[1] - begin, 3)
-        rest = next((s for s in voice if s[0] >= under[1]), None)
-        if rest is not None and abs(heard + rest[1] - rest[0] - answer_length) <= STOP_TOLERANCE:
-            result.held_for = round(rest[0] - under[1], 3)
+        result.held_for = _held_for(voice, under, answer_length - heard)
     return result
+
+
+def _held_for(
+    voice: Sequence[Sequence[float]], under: Sequence[float], rest: float
+) -> float | None:
+    """How long the voice was held after ``under`` before the ``rest`` s of the answer came.
+
+    The rest may come in pieces (a caller's "okay, ... perfect" holds it twice); None when
+    the voice that follows does not make up the rest of the answer (it was cut).
+    """
+    held, heard, previous_end = 0.0, 0.0, under[1]
+    for start, end in (s for s in voice if s[0] >= under[1]):
+        if start - previous_end > HOLD_GAP:
+            return None
+        held += start - previous_end
+        heard += end - start
+        previous_end = end
+        if abs(heard - rest) <= STOP_TOLERANCE:
+            return round(held, 3)
+        if heard > rest:
+            return None
+    return None
 
 
 def measure_call(call: PlannedCall, played: CallPlayed, answer_length: float) -> list[TurnResult]:

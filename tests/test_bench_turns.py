@@ -245,6 +245,12 @@ def test_a_backchannel_the_agent_talks_through_is_not_a_stop() -> None:
     assert paused.held_for == pytest.approx(1.4)  # the rest of the answer came after 1.4 s
     cut = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 23.0]])
     assert cut.stopped_after == pytest.approx(0.6) and cut.held_for is None
+    # held twice ("okay, ... perfect"): the rest came in two pieces
+    twice = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [21.0, 21.2], [21.6, 27.8]])
+    assert twice.held_for == pytest.approx(0.8)
+    # cut, then a short reply and, much later, voice that happens to make up the rest
+    late = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [21.0, 22.0], [30.0, 35.4]])
+    assert late.held_for is None
     # cut, then a long reply to the backchannel: not the rest of the answer
     replied = measure_overlap(backchannel, 14.0, 12.0, [[15.0, 20.6], [22.0, 31.0]])
     assert replied.held_for is None

@@ -40,13 +40,38 @@ class Recorder:
         self.events.append(type)
 
 
-@pytest.mark.parametrize("text", ["Mm-hm.", "uh-huh", "Yeah, okay.", "Right.", "Got it."])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mm-hm.",
+        "uh-huh",
+        "Yeah, okay.",
+        "Right.",
+        "Got it.",
+        "That makes sense.",
+        "Oh, okay, sounds good.",
+        "No problem.",
+        "I see, thank you.",
+    ],
+)
 def test_acknowledgements_are_backchannels(text: str) -> None:
     assert is_backchannel(text)
 
 
 @pytest.mark.parametrize(
-    "text", ["Wait, that's not what I asked.", "No.", "Yeah but I need Friday.", "", "Stop."]
+    "text",
+    [
+        "Wait, that's not what I asked.",
+        "No.",
+        "Oh no.",
+        "Yeah but I need Friday.",
+        "",
+        "Stop.",
+        "I",  # the start of "I see", or of "I need to go"
+        "That makes",
+        "I see it differently.",
+        "Sounds good, but what about Friday?",
+    ],
 )
 def test_words_that_say_something_are_not(text: str) -> None:
     assert not is_backchannel(text)
@@ -81,9 +106,12 @@ def test_the_words_over_the_agent_say_whether_the_callers_sound_only_acknowledge
     filter.holds(_final("yeah but", final=False))  # it goes on: a real interruption
     filter.holds(_final("Okay.", final=True))
     assert calls.acknowledging == [True, False, True]
+    filter.holds(_final("that makes", final=False))  # a phrase not said whole yet
+    assert filter.holds(_final("That makes sense."))
+    assert calls.acknowledging == [True, False, True, False, True]
     speaking = False
     filter.holds(_final("Okay."))  # a turn of its own: nothing to let through
-    assert calls.acknowledging == [True, False, True]
+    assert calls.acknowledging == [True, False, True, False, True]
 
 
 def test_a_held_voice_goes_on_once_an_acknowledging_sound_is_over() -> None:

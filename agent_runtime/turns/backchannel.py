@@ -24,23 +24,69 @@ from livekit.agents.voice.events import ConversationItemAddedEvent, UserStateCha
 
 from .words import tokens, word_set
 
-BACKCHANNELS = word_set(
-    "mm-hm mhm mm hmm uh-huh um-hum yeah yes yep yup okay ok right sure alright",
-    "got it i see cool great nice wow oh ah uh huh fine gotcha true exactly",
+_WORDS = word_set(
+    "mm-hm mhm mm hmm uh-huh um-hum yeah yes yep yup okay ok right sure alright cool great",
+    "nice good wow oh ah uh huh fine gotcha true exactly absolutely definitely certainly",
+    "totally perfect excellent awesome understood indeed thanks",
 )
-"""Words that only acknowledge."""
-MAX_WORDS = 4
+ACKNOWLEDGEMENTS = frozenset((word,) for word in _WORDS) | frozenset(
+    tuple(phrase.split())
+    for phrase in (
+        "all right",
+        "of course",
+        "for sure",
+        "got it",
+        "got you",
+        "i see",
+        "i know",
+        "i understand",
+        "i got it",
+        "makes sense",
+        "that makes sense",
+        "sounds good",
+        "sounds great",
+        "that sounds good",
+        "that sounds great",
+        "fair enough",
+        "that's right",
+        "that's true",
+        "that's fine",
+        "that's good",
+        "that's great",
+        "go on",
+        "go ahead",
+        "thank you",
+        "no problem",
+        "no worries",
+    )
+)
+"""What only acknowledges, a word or a phrase: the continuers and acknowledgement tokens of
+English conversation. A phrase counts whole: "no problem" acknowledges, "no" does not, and
+"i" or "that's" alone say nothing yet."""
+MAX_WORDS = 6
 """A longer utterance says something."""
 ANSWER_WINDOW = 1.5
 """A backchannel this close to the end of the agent's question answers it."""
+_LONGEST = max(len(phrase) for phrase in ACKNOWLEDGEMENTS)
 
 SttItem = stt.SpeechEvent | str
 
 
 def is_backchannel(text: str) -> bool:
-    """True when ``text`` only acknowledges ("Mm-hm.", "yeah okay")."""
+    """True when ``text`` only acknowledges ("Mm-hm.", "yeah okay", "Oh, that makes sense.")."""
     words = tokens(text)
-    return 0 < len(words) <= MAX_WORDS and all(word in BACKCHANNELS for word in words)
+    return 0 < len(words) <= MAX_WORDS and _acknowledgements_only(tuple(words))
+
+
+def _acknowledgements_only(words: tuple[str, ...]) -> bool:
+    """True when ``words`` are acknowledgements one after another, with nothing else."""
+    ends = {0}  # the word positions a run of acknowledgements reaches
+    for start in range(len(words)):
+        if start in ends:
+            for length in range(1, min(_LONGEST, len(words) - start) + 1):
+                if words[start : start + length] in ACKNOWLEDGEMENTS:
+                    ends.add(start + length)
+    return len(words) in ends
 
 
 class BackchannelFilter:
