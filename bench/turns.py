@@ -23,7 +23,7 @@ over it); the STT is a streaming stand-in: interim words as they are spoken, the
 transcript ``--final-delay`` after the speech ends (``bench/turn_stt.py``).
 
     python -m bench.turn_set /tmp/turns
-    python -m bench.turns /tmp/turns/heldout            # both, about 4 minutes
+    python -m bench.turns /tmp/turns/heldout            # both, about 7 minutes
     python -m bench.turns /tmp/turns/tune --impls ours  # what a tuning run needs
 
 The worker's settings are read from the environment as the worker reads them
