@@ -28,10 +28,10 @@ class Recorder:
     def __init__(self) -> None:
         self.answered: list[str] = []
         self.events: list[str] = []
-        self.acknowledging: list[bool] = []
+        self.acknowledging: list[tuple[bool, bool]] = []
 
-    def acknowledge(self, acknowledging: bool) -> None:
-        self.acknowledging.append(acknowledging)
+    def acknowledge(self, acknowledging: bool, final: bool) -> None:
+        self.acknowledging.append((acknowledging, final))
 
     def answer(self, text: str) -> None:
         self.answered.append(text)
@@ -105,33 +105,55 @@ def test_the_words_over_the_agent_say_whether_the_callers_sound_only_acknowledge
     filter.holds(_final("yeah", final=False))
     filter.holds(_final("yeah but", final=False))  # it goes on: a real interruption
     filter.holds(_final("Okay.", final=True))
-    assert calls.acknowledging == [True, False, True]
+    assert calls.acknowledging == [(True, False), (False, False), (True, True)]
     filter.holds(_final("that makes", final=False))  # a phrase not said whole yet
     assert filter.holds(_final("That makes sense."))
-    assert calls.acknowledging == [True, False, True, False, True]
+    assert calls.acknowledging[3:] == [(False, False), (True, True)]
     speaking = False
-    filter.holds(_final("Okay."))  # a turn of its own: nothing to let through
-    assert calls.acknowledging == [True, False, True, False, True]
+    filter.holds(_final("Okay."))  # a turn of its own: it lets nothing go on
+    filter.holds(_final(""))  # a final transcript without words: the sound's, still
+    assert calls.acknowledging[5:] == [(False, True), (False, True)]
 
 
 def test_a_held_voice_goes_on_once_an_acknowledging_sound_is_over() -> None:
     resumed: list[str] = []
     sound = AcknowledgedSound(lambda: resumed.append("now"))
     sound.speaking(True)
-    sound.words(True)  # "mm-hm", still being said
+    sound.words(True, final=False)  # "mm-hm", still being said
     assert resumed == []
     sound.speaking(False)
     assert resumed == ["now"]
+    sound.words(True, final=True)  # its final transcript
+    assert resumed == ["now", "now"]  # (already going on: resuming again changes nothing)
     sound.speaking(True)  # "okay, but wait"
-    sound.words(True)
-    sound.words(False)
+    sound.words(True, final=False)
+    sound.words(False, final=False)
     sound.speaking(False)
-    assert resumed == ["now"]  # held: its words interrupt
+    sound.words(False, final=True)
+    assert resumed == ["now", "now"]  # held: its words interrupt
     sound.speaking(True)  # a new sound starts undecided
     sound.speaking(False)
+    assert len(resumed) == 2
+    sound.words(True, final=True)  # its words read after it ended ("yeah")
+    assert len(resumed) == 3
+
+
+def test_a_late_final_transcript_does_not_speak_for_the_next_sound() -> None:
+    """ "Yeah." ... "wait, stop": the STT's final "Yeah." comes while "wait, stop" is said."""
+    resumed: list[str] = []
+    sound = AcknowledgedSound(lambda: resumed.append("now"))
+    sound.speaking(True)  # "yeah"
+    sound.speaking(False)  # (no interim words from this STT)
+    sound.speaking(True)  # "wait, stop"
+    sound.words(True, final=True)  # "Yeah.": the earlier sound's
+    sound.speaking(False)
+    assert resumed == []  # the voice stays held for "wait, stop"
+    sound.words(False, final=True)  # "Wait, stop."
+    assert resumed == []
+    sound.speaking(True)  # then an "mm-hm" of its own
+    sound.speaking(False)
+    sound.words(True, final=True)
     assert resumed == ["now"]
-    sound.words(True)  # its words read after it ended ("yeah")
-    assert resumed == ["now", "now"]
 
 
 async def test_a_yes_said_over_the_end_of_a_question_answers_it() -> None:

@@ -94,13 +94,19 @@ def _write_call(
 
 
 def _backchannel_call(
-    root: Path, *, only_noise: bool = False, mm_hm: bool = True, question_at: float | None = None
+    root: Path,
+    *,
+    only_noise: bool = False,
+    mm_hm: bool = True,
+    question_at: float | None = None,
+    final_delays: tuple[float, float] | None = None,
 ) -> Path:
     """false_interruption's call with a caller's "Mm-hm." over the agent's long answer.
 
     ``only_noise``: the caller's other sounds under the answer (no words) are taken out;
     ``mm_hm``: False leaves the "Mm-hm." out; ``question_at``: the caller interrupts the
-    answer then with "Hi. Where is your main store?".
+    answer then with "Hi. Where is your main store?"; ``final_delays``: how late the STT's
+    final transcripts of the "Mm-hm." and of the question come after their speech.
     """
     base = FIXTURES / "calls" / "false_interruption"
     audio, rate = _audio(base)
@@ -113,16 +119,18 @@ def _backchannel_call(
     if only_noise:
         audio[int(8.0 * rate) : int(33.0 * rate)] = 0.0
     utterances = json.loads((base / "stt.json").read_text())["utterances"]
+    delays = [{"delay": d} for d in final_delays] if final_delays else [{}, {}]
     if mm_hm:
         audio[int(at * rate) : int(at * rate) + len(snippet)] = snippet
-        utterances.insert(1, {"start": at, "end": at + 0.4, "text": "Mm-hm."})
+        utterances.insert(1, {"start": at, "end": at + 0.4, "text": "Mm-hm.", **delays[0]})
     if question_at is not None:
         question = words[int(28.7 * rate) : int(30.8 * rate)]  # 28.805-30.661 s
         audio[int(question_at * rate) : int(question_at * rate) + len(question)] = question
         begin = question_at + 0.105
         text = "Hi. Where is your main store?"
-        utterances.insert(-1, {"start": begin, "end": begin + 1.856, "text": text})
-    name = f"backchannel-{only_noise}-{mm_hm}-{question_at}"
+        said = {"start": begin, "end": begin + 1.856, "text": text, **delays[1]}
+        utterances.insert(-1, said)
+    name = f"backchannel-{only_noise}-{mm_hm}-{question_at}-{final_delays}"
     folder = _write_call(root / name, base, audio, rate, utterances, hangup_at=40.0)
     if question_at is not None:
         script = json.loads((base / "llm.json").read_text())
@@ -193,6 +201,23 @@ def test_what_the_agent_said_before_an_interruption_counts_the_words_said_after_
     plain, held = said
     assert 10 < plain < 38  # of the answer's 38 words: it was interrupted
     assert plain - 2 <= held <= plain  # held about 0.3 s: a word or so less, not seconds' worth
+
+
+def test_a_backchannels_late_transcript_does_not_let_the_agent_talk_over_what_follows(
+    tmp_path: Path,
+) -> None:
+    """ "Mm-hm." then, 0.5 s later, "Hi. Where is your main store?", from an STT whose final
+    transcripts come late (1.0 s and 0.6 s after the speech): the "Mm-hm." is read while the
+    question is said, and must not let the held answer go on in the pause after "Hi." (the
+    end of a sound), before the question's own words are read."""
+    folder = _backchannel_call(tmp_path, only_noise=True, question_at=14.9, final_delays=(1.0, 0.6))
+    result = run_replay(folder, fast=True, output_dir=tmp_path / "out")
+    rows = result.call.report.transcript or []
+    assert any(r.role == "assistant" and r.content == "On Market Street." for r in rows)
+    heard, rate = soundfile.read(tmp_path / "out" / "recording.wav", dtype="float32")
+    said_from, read_at = 14.9 + 0.105, 14.9 + 0.105 + 1.856 + 0.6
+    under_the_question = heard[int(said_from * rate) : int(read_at * rate), 1]
+    assert float(np.abs(under_the_question).max()) < 1e-3  # the agent held, silent
 
 
 def _idle_call(root: Path, *, answers_the_prompt: bool) -> Path:

@@ -98,13 +98,14 @@ class BackchannelFilter:
         *,
         answer: Callable[[str], None],
         event: Callable[..., None],
-        acknowledging: Callable[[bool], None],
+        acknowledging: Callable[[bool, bool], None],
     ) -> None:
         """Hold back what ``mid_speech`` says is said over the agent's speech.
 
         ``answer``: reply to a held word that answered the agent's question; ``event``:
-        record a report event; ``acknowledging``: told, at each transcript over the agent's
-        speech, whether the caller's words so far only acknowledge it.
+        record a report event; ``acknowledging``: told, at each transcript, whether the
+        caller's words so far only acknowledge the agent's speech (never when it is not
+        speaking), and whether the transcript is final.
         """
         self._mid_speech = mid_speech
         self._answer = answer
@@ -129,14 +130,13 @@ class BackchannelFilter:
         ):
             return False
         text = ev.alternatives[0].text
-        if not self._mid_speech():
+        final = ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT
+        acknowledges = self._mid_speech() and is_backchannel(text)
+        if final or tokens(text):
+            self._acknowledging(acknowledges, final)
+        if not acknowledges:
             return False
-        if not is_backchannel(text):
-            if tokens(text):
-                self._acknowledging(False)
-            return False
-        self._acknowledging(True)
-        if ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT:
+        if final:
             self._held = (text, time.time())
             self._event("backchannel")
         return True
@@ -158,7 +158,9 @@ class AcknowledgedSound:
     voice at the caller's first sound, before any word is known, and resumes it only
     ``false_interruption_timeout`` after the caller falls silent. When the sound is over and
     its words only acknowledge the agent, the voice goes on now. Not before it is over:
-    "Okay, but wait" starts as an acknowledgement.
+    "Okay, but wait" starts as an acknowledgement. A final transcript that comes after the
+    next sound began is the earlier sound's ("Yeah." ... "wait, stop"): it says nothing of
+    the new one.
     """
 
     def __init__(self, resume: Callable[[], None]) -> None:
@@ -166,9 +168,18 @@ class AcknowledgedSound:
         self._resume = resume
         self._speaking = False
         self._acknowledges = False
+        self._final_due = False
+        """A sound was heard whose final transcript has not come yet."""
+        self._earlier_final = False
+        """The next final transcript is an earlier sound's."""
 
-    def words(self, acknowledges: bool) -> None:
+    def words(self, acknowledges: bool, *, final: bool) -> None:
         """The caller's words so far in this sound only acknowledge the agent, or not."""
+        if final:
+            self._final_due = False
+            if self._earlier_final:
+                self._earlier_final = False
+                return
         self._acknowledges = acknowledges
         if acknowledges and not self._speaking:
             self._resume()
@@ -178,6 +189,8 @@ class AcknowledgedSound:
         self._speaking = speaking
         if speaking:
             self._acknowledges = False
+            self._earlier_final = self._final_due
+            self._final_due = True
         elif self._acknowledges:
             self._resume()
 
@@ -205,8 +218,11 @@ def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -
         with contextlib.suppress(RuntimeError):  # the session is closing
             session.generate_reply(user_input=text)
 
+    def acknowledging(acknowledges: bool, final: bool) -> None:
+        sound.words(acknowledges, final=final)
+
     backchannels = BackchannelFilter(
-        mid_speech, answer=answer, event=event, acknowledging=sound.words
+        mid_speech, answer=answer, event=event, acknowledging=acknowledging
     )
 
     def on_user_state(ev: UserStateChangedEvent) -> None:
