@@ -29,9 +29,11 @@ class Recorder:
         self.answered: list[str] = []
         self.events: list[str] = []
         self.acknowledging: list[tuple[bool, bool]] = []
+        self.counts: list[int] = []
 
-    def acknowledge(self, acknowledging: bool, final: bool) -> None:
+    def acknowledge(self, acknowledging: bool, final: bool, count: int) -> None:
         self.acknowledging.append((acknowledging, final))
+        self.counts.append(count)
 
     def answer(self, text: str) -> None:
         self.answered.append(text)
@@ -113,47 +115,72 @@ def test_the_words_over_the_agent_say_whether_the_callers_sound_only_acknowledge
     filter.holds(_final("Okay."))  # a turn of its own: it lets nothing go on
     filter.holds(_final(""))  # a final transcript without words: the sound's, still
     assert calls.acknowledging[5:] == [(False, True), (False, True)]
+    assert calls.counts == [1, 2, 1, 2, 3, 1, 0]
 
 
 def test_a_held_voice_goes_on_once_an_acknowledging_sound_is_over() -> None:
     resumed: list[str] = []
     sound = AcknowledgedSound(lambda: resumed.append("now"))
     sound.speaking(True)
-    sound.words(True, final=False)  # "mm-hm", still being said
+    sound.words(True, final=False, count=1)  # "mm-hm", still being said
     assert resumed == []
     sound.speaking(False)
     assert resumed == ["now"]
-    sound.words(True, final=True)  # its final transcript
+    sound.words(True, final=True, count=1)  # its final transcript
     assert resumed == ["now", "now"]  # (already going on: resuming again changes nothing)
     sound.speaking(True)  # "okay, but wait"
-    sound.words(True, final=False)
-    sound.words(False, final=False)
+    sound.words(True, final=False, count=1)
+    sound.words(False, final=False, count=3)
     sound.speaking(False)
-    sound.words(False, final=True)
+    sound.words(False, final=True, count=3)
     assert resumed == ["now", "now"]  # held: its words interrupt
     sound.speaking(True)  # a new sound starts undecided
     sound.speaking(False)
     assert len(resumed) == 2
-    sound.words(True, final=True)  # its words read after it ended ("yeah")
+    sound.words(True, final=True, count=1)  # its words read after it ended ("yeah")
     assert len(resumed) == 3
 
 
 def test_a_late_final_transcript_does_not_speak_for_the_next_sound() -> None:
-    """ "Yeah." ... "wait, stop": the STT's final "Yeah." comes while "wait, stop" is said."""
+    """ "Yeah." ... "Hi, where is...": the STT's final "Yeah." comes during "Hi"."""
     resumed: list[str] = []
     sound = AcknowledgedSound(lambda: resumed.append("now"))
     sound.speaking(True)  # "yeah"
     sound.speaking(False)  # (no interim words from this STT)
-    sound.speaking(True)  # "wait, stop"
-    sound.words(True, final=True)  # "Yeah.": the earlier sound's
+    sound.speaking(True)  # "hi"
+    sound.words(True, final=True, count=1)  # "Yeah.": the earlier sound's, as far as it tells
     sound.speaking(False)
-    assert resumed == []  # the voice stays held for "wait, stop"
-    sound.words(False, final=True)  # "Wait, stop."
+    assert resumed == []  # the voice stays held for the question
+    sound.words(False, final=True, count=6)  # "Hi. Where is your main store?"
     assert resumed == []
     sound.speaking(True)  # then an "mm-hm" of its own
     sound.speaking(False)
-    sound.words(True, final=True)
+    sound.words(True, final=True, count=1)
     assert resumed == ["now"]
+    # with interim words: the final tells by holding more words than came before the sound
+    sound.speaking(True)  # "yeah"
+    sound.words(True, final=False, count=1)
+    sound.speaking(False)
+    sound.speaking(True)  # "hi"
+    sound.words(True, final=True, count=1)  # "Yeah.", late
+    sound.speaking(False)
+    assert resumed == ["now", "now"]  # only at the end of "yeah", not at the end of "hi"
+    sound.words(False, final=True, count=1)  # "Hi."
+    assert len(resumed) == 2
+
+
+def test_a_final_transcript_of_an_acknowledgement_in_two_sounds_speaks_for_both() -> None:
+    """ "Okay, ... perfect.": one final transcript for the two sounds of one utterance."""
+    resumed: list[str] = []
+    sound = AcknowledgedSound(lambda: resumed.append("now"))
+    sound.speaking(True)  # "okay"
+    sound.words(True, final=False, count=1)
+    sound.speaking(False)
+    assert resumed == ["now"]
+    sound.speaking(True)  # "perfect": held again
+    sound.words(True, final=True, count=2)  # "Okay, perfect.": more than "okay"
+    sound.speaking(False)
+    assert resumed == ["now", "now"]
 
 
 async def test_a_yes_said_over_the_end_of_a_question_answers_it() -> None:

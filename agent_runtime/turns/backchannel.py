@@ -98,14 +98,14 @@ class BackchannelFilter:
         *,
         answer: Callable[[str], None],
         event: Callable[..., None],
-        acknowledging: Callable[[bool, bool], None],
+        acknowledging: Callable[[bool, bool, int], None],
     ) -> None:
         """Hold back what ``mid_speech`` says is said over the agent's speech.
 
         ``answer``: reply to a held word that answered the agent's question; ``event``:
         record a report event; ``acknowledging``: told, at each transcript, whether the
         caller's words so far only acknowledge the agent's speech (never when it is not
-        speaking), and whether the transcript is final.
+        speaking), whether the transcript is final, and how many words it holds.
         """
         self._mid_speech = mid_speech
         self._answer = answer
@@ -132,8 +132,9 @@ class BackchannelFilter:
         text = ev.alternatives[0].text
         final = ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT
         acknowledges = self._mid_speech() and is_backchannel(text)
-        if final or tokens(text):
-            self._acknowledging(acknowledges, final)
+        count = len(tokens(text))
+        if final or count:
+            self._acknowledging(acknowledges, final, count)
         if not acknowledges:
             return False
         if final:
@@ -158,9 +159,12 @@ class AcknowledgedSound:
     voice at the caller's first sound, before any word is known, and resumes it only
     ``false_interruption_timeout`` after the caller falls silent. When the sound is over and
     its words only acknowledge the agent, the voice goes on now. Not before it is over:
-    "Okay, but wait" starts as an acknowledgement. A final transcript that comes after the
-    next sound began is the earlier sound's ("Yeah." ... "wait, stop"): it says nothing of
-    the new one.
+    "Okay, but wait" starts as an acknowledgement.
+
+    A final transcript that comes once the caller's next sound has begun may be the earlier
+    sound's alone ("Yeah." ... "Hi, where is..."): it speaks for the new sound only when it
+    holds more words than the interim transcripts had before that sound began ("Okay, ...
+    perfect." after "okay"). Without interim words nothing tells, and it is not read.
     """
 
     def __init__(self, resume: Callable[[], None]) -> None:
@@ -170,16 +174,20 @@ class AcknowledgedSound:
         self._acknowledges = False
         self._final_due = False
         """A sound was heard whose final transcript has not come yet."""
-        self._earlier_final = False
-        """The next final transcript is an earlier sound's."""
+        self._words = 0
+        """Words of the utterance the STT is transcribing, by its latest interim transcript."""
+        self._earlier_words: int | None = None
+        """Words an earlier sound's late final transcript may hold; None: no final is late."""
 
-    def words(self, acknowledges: bool, *, final: bool) -> None:
-        """The caller's words so far in this sound only acknowledge the agent, or not."""
+    def words(self, acknowledges: bool, *, final: bool, count: int) -> None:
+        """The caller's ``count`` words so far only acknowledge the agent, or not."""
         if final:
-            self._final_due = False
-            if self._earlier_final:
-                self._earlier_final = False
-                return
+            earlier, self._earlier_words = self._earlier_words, None
+            self._final_due, self._words = False, 0
+            if earlier is not None and (earlier == 0 or count <= earlier):
+                return  # the earlier sound's alone, as far as anything tells
+        else:
+            self._words = count
         self._acknowledges = acknowledges
         if acknowledges and not self._speaking:
             self._resume()
@@ -189,7 +197,7 @@ class AcknowledgedSound:
         self._speaking = speaking
         if speaking:
             self._acknowledges = False
-            self._earlier_final = self._final_due
+            self._earlier_words = self._words if self._final_due else None
             self._final_due = True
         elif self._acknowledges:
             self._resume()
@@ -218,8 +226,8 @@ def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -
         with contextlib.suppress(RuntimeError):  # the session is closing
             session.generate_reply(user_input=text)
 
-    def acknowledging(acknowledges: bool, final: bool) -> None:
-        sound.words(acknowledges, final=final)
+    def acknowledging(acknowledges: bool, final: bool, count: int) -> None:
+        sound.words(acknowledges, final=final, count=count)
 
     backchannels = BackchannelFilter(
         mid_speech, answer=answer, event=event, acknowledging=acknowledging
