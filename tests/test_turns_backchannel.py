@@ -28,12 +28,10 @@ class Recorder:
     def __init__(self) -> None:
         self.answered: list[str] = []
         self.events: list[str] = []
-        self.acknowledging: list[tuple[bool, bool]] = []
-        self.counts: list[int] = []
+        self.acknowledging: list[bool] = []
 
-    def acknowledge(self, acknowledging: bool, final: bool, count: int) -> None:
-        self.acknowledging.append((acknowledging, final))
-        self.counts.append(count)
+    def acknowledge(self, acknowledging: bool) -> None:
+        self.acknowledging.append(acknowledging)
 
     def answer(self, text: str) -> None:
         self.answered.append(text)
@@ -53,7 +51,7 @@ class Recorder:
         "That makes sense.",
         "Oh, okay, sounds good.",
         "No problem.",
-        "I see, thank you.",
+        "I see, sounds good.",
     ],
 )
 def test_acknowledgements_are_backchannels(text: str) -> None:
@@ -73,6 +71,9 @@ def test_acknowledgements_are_backchannels(text: str) -> None:
         "That makes",
         "I see it differently.",
         "Sounds good, but what about Friday?",
+        "Okay okay okay.",  # impatience
+        "I know, I know.",
+        "Thank you.",  # often the caller closing
     ],
 )
 def test_words_that_say_something_are_not(text: str) -> None:
@@ -107,80 +108,72 @@ def test_the_words_over_the_agent_say_whether_the_callers_sound_only_acknowledge
     filter.holds(_final("yeah", final=False))
     filter.holds(_final("yeah but", final=False))  # it goes on: a real interruption
     filter.holds(_final("Okay.", final=True))
-    assert calls.acknowledging == [(True, False), (False, False), (True, True)]
+    assert calls.acknowledging == [True, False, True]
     filter.holds(_final("that makes", final=False))  # a phrase not said whole yet
     assert filter.holds(_final("That makes sense."))
-    assert calls.acknowledging[3:] == [(False, False), (True, True)]
+    assert calls.acknowledging == [True, False, True, False, True]
     speaking = False
-    filter.holds(_final("Okay."))  # a turn of its own: it lets nothing go on
-    filter.holds(_final(""))  # a final transcript without words: the sound's, still
-    assert calls.acknowledging[5:] == [(False, True), (False, True)]
-    assert calls.counts == [1, 2, 1, 2, 3, 1, 0]
+    filter.holds(_final("Okay."))  # a turn of its own: nothing to let through
+    assert calls.acknowledging == [True, False, True, False, True]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_a_held_voice_goes_on_once_an_acknowledging_sound_is_over() -> None:
-    resumed: list[str] = []
-    sound = AcknowledgedSound(lambda: resumed.append("now"))
+    resumed: list[float] = []
+    clock = Clock()
+    sound = AcknowledgedSound(lambda: resumed.append(clock.now), clock=clock)
     sound.speaking(True)
-    sound.words(True, final=False, count=1)  # "mm-hm", still being said
+    sound.words(True)  # "mm-hm", still being said
     assert resumed == []
+    clock.now += 0.5
     sound.speaking(False)
-    assert resumed == ["now"]
-    sound.words(True, final=True, count=1)  # its final transcript
-    assert resumed == ["now", "now"]  # (already going on: resuming again changes nothing)
+    assert resumed == [100.5]
+    clock.now += 5.0
     sound.speaking(True)  # "okay, but wait"
-    sound.words(True, final=False, count=1)
-    sound.words(False, final=False, count=3)
+    sound.words(True)
+    sound.words(False)
+    clock.now += 1.0
     sound.speaking(False)
-    sound.words(False, final=True, count=3)
-    assert resumed == ["now", "now"]  # held: its words interrupt
+    assert resumed == [100.5]  # held: its words interrupt
+    clock.now += 5.0
     sound.speaking(True)  # a new sound starts undecided
+    clock.now += 0.4
     sound.speaking(False)
-    assert len(resumed) == 2
-    sound.words(True, final=True, count=1)  # its words read after it ended ("yeah")
-    assert len(resumed) == 3
+    assert resumed == [100.5]
+    clock.now += 0.3
+    sound.words(True)  # its words read after it ended ("yeah")
+    assert resumed == [100.5, 112.2]
 
 
-def test_a_late_final_transcript_does_not_speak_for_the_next_sound() -> None:
-    """ "Yeah." ... "Hi, where is...": the STT's final "Yeah." comes during "Hi"."""
-    resumed: list[str] = []
-    sound = AcknowledgedSound(lambda: resumed.append("now"))
+def test_words_that_may_be_an_earlier_sounds_do_not_let_the_voice_go_on() -> None:
+    """ "Yeah." ... "Hi, where is...": a slow STT's "Yeah." is read while "Hi" is said."""
+    resumed: list[float] = []
+    clock = Clock()
+    sound = AcknowledgedSound(lambda: resumed.append(clock.now), clock=clock)
     sound.speaking(True)  # "yeah"
-    sound.speaking(False)  # (no interim words from this STT)
+    clock.now += 0.4
+    sound.speaking(False)  # (its words not read yet)
+    clock.now += 0.5
     sound.speaking(True)  # "hi"
-    sound.words(True, final=True, count=1)  # "Yeah.": the earlier sound's, as far as it tells
+    clock.now += 0.4
+    sound.words(True)  # "Yeah.": whose, nothing tells
+    clock.now += 0.2
     sound.speaking(False)
-    assert resumed == []  # the voice stays held for the question
-    sound.words(False, final=True, count=6)  # "Hi. Where is your main store?"
-    assert resumed == []
-    sound.speaking(True)  # then an "mm-hm" of its own
+    sound.words(True)  # still nothing tells
+    assert resumed == []  # the framework's timeout, or the question's words, decide
+    clock.now += 2.0
+    sound.speaking(True)  # later, an "mm-hm" on its own
+    sound.words(True)
+    clock.now += 0.4
     sound.speaking(False)
-    sound.words(True, final=True, count=1)
-    assert resumed == ["now"]
-    # with interim words: the final tells by holding more words than came before the sound
-    sound.speaking(True)  # "yeah"
-    sound.words(True, final=False, count=1)
-    sound.speaking(False)
-    sound.speaking(True)  # "hi"
-    sound.words(True, final=True, count=1)  # "Yeah.", late
-    sound.speaking(False)
-    assert resumed == ["now", "now"]  # only at the end of "yeah", not at the end of "hi"
-    sound.words(False, final=True, count=1)  # "Hi."
-    assert len(resumed) == 2
-
-
-def test_a_final_transcript_of_an_acknowledgement_in_two_sounds_speaks_for_both() -> None:
-    """ "Okay, ... perfect.": one final transcript for the two sounds of one utterance."""
-    resumed: list[str] = []
-    sound = AcknowledgedSound(lambda: resumed.append("now"))
-    sound.speaking(True)  # "okay"
-    sound.words(True, final=False, count=1)
-    sound.speaking(False)
-    assert resumed == ["now"]
-    sound.speaking(True)  # "perfect": held again
-    sound.words(True, final=True, count=2)  # "Okay, perfect.": more than "okay"
-    sound.speaking(False)
-    assert resumed == ["now", "now"]
+    assert resumed == [pytest.approx(103.9)]
 
 
 async def test_a_yes_said_over_the_end_of_a_question_answers_it() -> None:

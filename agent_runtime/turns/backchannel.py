@@ -27,7 +27,7 @@ from .words import tokens, word_set
 _WORDS = word_set(
     "mm-hm mhm mm hmm uh-huh um-hum yeah yes yep yup okay ok right sure alright cool great",
     "nice good wow oh ah uh huh fine gotcha true exactly absolutely definitely certainly",
-    "totally perfect excellent awesome understood indeed thanks",
+    "totally perfect excellent awesome understood indeed",
 )
 ACKNOWLEDGEMENTS = frozenset((word,) for word in _WORDS) | frozenset(
     tuple(phrase.split())
@@ -38,9 +38,7 @@ ACKNOWLEDGEMENTS = frozenset((word,) for word in _WORDS) | frozenset(
         "got it",
         "got you",
         "i see",
-        "i know",
         "i understand",
-        "i got it",
         "makes sense",
         "that makes sense",
         "sounds good",
@@ -55,7 +53,6 @@ ACKNOWLEDGEMENTS = frozenset((word,) for word in _WORDS) | frozenset(
         "that's great",
         "go on",
         "go ahead",
-        "thank you",
         "no problem",
         "no worries",
     )
@@ -67,6 +64,11 @@ MAX_WORDS = 6
 """A longer utterance says something."""
 ANSWER_WINDOW = 1.5
 """A backchannel this close to the end of the agent's question answers it."""
+LATE_WORDS = 1.5
+"""Seconds after the end of a caller's sound during which its transcripts may still arrive
+(a streaming STT's final transcript comes 0.3-1.5 s after the speech)."""
+REPEATS = 3
+"""The same word this many times in a row ("okay okay okay") is impatience, not a go-on."""
 _LONGEST = max(len(phrase) for phrase in ACKNOWLEDGEMENTS)
 
 SttItem = stt.SpeechEvent | str
@@ -75,7 +77,8 @@ SttItem = stt.SpeechEvent | str
 def is_backchannel(text: str) -> bool:
     """True when ``text`` only acknowledges ("Mm-hm.", "yeah okay", "Oh, that makes sense.")."""
     words = tokens(text)
-    return 0 < len(words) <= MAX_WORDS and _acknowledgements_only(tuple(words))
+    repeated = any(len(set(words[i : i + REPEATS])) == 1 for i in range(len(words) - REPEATS + 1))
+    return 0 < len(words) <= MAX_WORDS and not repeated and _acknowledgements_only(tuple(words))
 
 
 def _acknowledgements_only(words: tuple[str, ...]) -> bool:
@@ -98,14 +101,13 @@ class BackchannelFilter:
         *,
         answer: Callable[[str], None],
         event: Callable[..., None],
-        acknowledging: Callable[[bool, bool, int], None],
+        acknowledging: Callable[[bool], None],
     ) -> None:
         """Hold back what ``mid_speech`` says is said over the agent's speech.
 
         ``answer``: reply to a held word that answered the agent's question; ``event``:
-        record a report event; ``acknowledging``: told, at each transcript, whether the
-        caller's words so far only acknowledge the agent's speech (never when it is not
-        speaking), whether the transcript is final, and how many words it holds.
+        record a report event; ``acknowledging``: told, at each transcript over the agent's
+        speech, whether the caller's words so far only acknowledge it.
         """
         self._mid_speech = mid_speech
         self._answer = answer
@@ -130,14 +132,14 @@ class BackchannelFilter:
         ):
             return False
         text = ev.alternatives[0].text
-        final = ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT
-        acknowledges = self._mid_speech() and is_backchannel(text)
-        count = len(tokens(text))
-        if final or count:
-            self._acknowledging(acknowledges, final, count)
-        if not acknowledges:
+        if not self._mid_speech():
             return False
-        if final:
+        if not is_backchannel(text):
+            if tokens(text):
+                self._acknowledging(False)
+            return False
+        self._acknowledging(True)
+        if ev.type is stt.SpeechEventType.FINAL_TRANSCRIPT:
             self._held = (text, time.time())
             self._event("backchannel")
         return True
@@ -161,45 +163,39 @@ class AcknowledgedSound:
     its words only acknowledge the agent, the voice goes on now. Not before it is over:
     "Okay, but wait" starts as an acknowledgement.
 
-    A final transcript that comes once the caller's next sound has begun may be the earlier
-    sound's alone ("Yeah." ... "Hi, where is..."): it speaks for the new sound only when it
-    holds more words than the interim transcripts had before that sound began ("Okay, ...
-    perfect." after "okay"). Without interim words nothing tells, and it is not read.
+    Only for a sound that began ``LATE_WORDS`` or more after the caller's previous one ended:
+    until then, the transcripts that arrive may still be the earlier sound's (a slow STT's
+    "Yeah." read while the caller goes on with "Hi, where is..."), and nothing reliably tells
+    whose they are. Such a sound is left to the framework's timeout.
     """
 
-    def __init__(self, resume: Callable[[], None]) -> None:
-        """``resume``: let the held voice go on."""
+    def __init__(self, resume: Callable[[], None], *, clock: Callable[[], float] = time.time):
+        """``resume``: let the held voice go on; ``clock``: the time, in seconds."""
         self._resume = resume
+        self._clock = clock
         self._speaking = False
         self._acknowledges = False
-        self._final_due = False
-        """A sound was heard whose final transcript has not come yet."""
-        self._words = 0
-        """Words of the utterance the STT is transcribing, by its latest interim transcript."""
-        self._earlier_words: int | None = None
-        """Words an earlier sound's late final transcript may hold; None: no final is late."""
+        self._ended: float | None = None
+        """When the caller's latest sound ended."""
+        self._words_are_its = True
+        """The transcripts that arrive now are the latest sound's own."""
 
-    def words(self, acknowledges: bool, *, final: bool, count: int) -> None:
-        """The caller's ``count`` words so far only acknowledge the agent, or not."""
-        if final:
-            earlier, self._earlier_words = self._earlier_words, None
-            self._final_due, self._words = False, 0
-            if earlier is not None and (earlier == 0 or count <= earlier):
-                return  # the earlier sound's alone, as far as anything tells
-        else:
-            self._words = count
+    def words(self, acknowledges: bool) -> None:
+        """The caller's words so far only acknowledge the agent, or not."""
         self._acknowledges = acknowledges
-        if acknowledges and not self._speaking:
+        if acknowledges and not self._speaking and self._words_are_its:
             self._resume()
 
     def speaking(self, speaking: bool) -> None:
         """The caller's sound started (a new one, undecided) or ended."""
         self._speaking = speaking
+        now = self._clock()
         if speaking:
             self._acknowledges = False
-            self._earlier_words = self._words if self._final_due else None
-            self._final_due = True
-        elif self._acknowledges:
+            self._words_are_its = self._ended is None or now - self._ended >= LATE_WORDS
+            return
+        self._ended = now
+        if self._acknowledges and self._words_are_its:
             self._resume()
 
 
@@ -226,11 +222,8 @@ def session_backchannels(session: AgentSession, *, event: Callable[..., None]) -
         with contextlib.suppress(RuntimeError):  # the session is closing
             session.generate_reply(user_input=text)
 
-    def acknowledging(acknowledges: bool, final: bool, count: int) -> None:
-        sound.words(acknowledges, final=final, count=count)
-
     backchannels = BackchannelFilter(
-        mid_speech, answer=answer, event=event, acknowledging=acknowledging
+        mid_speech, answer=answer, event=event, acknowledging=sound.words
     )
 
     def on_user_state(ev: UserStateChangedEvent) -> None:
